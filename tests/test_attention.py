@@ -1,0 +1,140 @@
+"""Scaled dot-product attention: both paths, masks, parity with PyTorch, errors."""
+import pytest
+import torch
+import torch.nn.functional as F
+
+from transformer_book.attention import attention_scores, attention_weights, scaled_dot_product_attention
+from transformer_book.masks import causal_mask, padding_mask
+
+ATOL = 1e-5  # float32
+
+
+def qkv(batch=2, heads=3, tq=4, tk=5, d_k=8, d_v=6, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return (
+        torch.randn(batch, heads, tq, d_k, generator=g),
+        torch.randn(batch, heads, tk, d_k, generator=g),
+        torch.randn(batch, heads, tk, d_v, generator=g),
+    )
+
+
+def test_output_and_weight_shapes():
+    q, k, v = qkv()
+    out, weights = scaled_dot_product_attention(q, k, v, return_weights=True)
+    assert out.shape == (2, 3, 4, 6)
+    assert weights.shape == (2, 3, 4, 5)
+
+
+def test_weights_are_rows_of_a_softmax():
+    q, k, _ = qkv()
+    weights = attention_weights(q, k)
+    assert torch.all(weights >= 0)
+    assert torch.allclose(weights.sum(-1), torch.ones(2, 3, 4), atol=ATOL)
+
+
+def test_scores_are_divided_by_sqrt_dk():
+    q, k, _ = qkv(d_k=16)
+    assert torch.allclose(attention_scores(q, k), q @ k.transpose(-2, -1) / 4.0, atol=ATOL)
+
+
+def test_stepwise_matches_torch_sdpa_without_mask():
+    q, k, v = qkv()
+    out, _ = scaled_dot_product_attention(q, k, v, return_weights=True)
+    assert torch.allclose(out, F.scaled_dot_product_attention(q, k, v), atol=ATOL)
+
+
+@pytest.mark.parametrize("mask_kind", ["causal", "padding", "both"])
+def test_both_paths_agree_with_each_other_and_torch(mask_kind):
+    q, k, v = qkv(tq=5, tk=5)
+    tokens = torch.tensor([[5, 6, 7, 0, 0], [1, 2, 3, 4, 9]])
+    masks = {
+        "causal": causal_mask(5),
+        "padding": padding_mask(tokens, pad_id=0),
+        "both": causal_mask(5) & padding_mask(tokens, pad_id=0),
+    }
+    mask = masks[mask_kind]
+    stepwise, _ = scaled_dot_product_attention(q, k, v, mask, return_weights=True)
+    fused = scaled_dot_product_attention(q, k, v, mask)
+    reference = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+    assert torch.allclose(stepwise, fused, atol=ATOL)
+    assert torch.allclose(stepwise, reference, atol=ATOL)
+
+
+def test_masked_positions_get_exactly_zero_weight():
+    q, k, _ = qkv(tq=3, tk=5)
+    tokens = torch.tensor([[1, 2, 0, 0, 0], [1, 2, 3, 4, 0]])
+    weights = attention_weights(q, k, padding_mask(tokens, 0))
+    assert torch.all(weights[0, :, :, 2:] == 0.0)
+    assert torch.all(weights[1, :, :, 4] == 0.0)
+    assert torch.all(weights[0, :, :, :2] > 0.0)
+
+
+def test_causal_rows_never_see_the_future():
+    q, k, v = qkv(tq=6, tk=6)
+    out, weights = scaled_dot_product_attention(q, k, v, causal_mask(6), return_weights=True)
+    assert torch.all(weights.triu(diagonal=1) == 0.0)
+    # Changing the last value changes only the last output position.
+    v2 = v.clone()
+    v2[..., -1, :] += 100.0
+    out2 = scaled_dot_product_attention(q, k, v2, causal_mask(6))
+    assert torch.allclose(out[..., :-1, :], out2[..., :-1, :], atol=ATOL)
+    assert not torch.allclose(out[..., -1, :], out2[..., -1, :])
+
+
+def test_works_without_head_dimension():
+    g = torch.Generator().manual_seed(1)
+    q, k, v = (torch.randn(2, 4, 8, generator=g) for _ in range(3))
+    mask = causal_mask(4)
+    out, w = scaled_dot_product_attention(q, k, v, mask, return_weights=True)
+    assert out.shape == (2, 4, 8) and w.shape == (2, 4, 4)
+    assert torch.allclose(out, F.scaled_dot_product_attention(q, k, v, attn_mask=mask), atol=ATOL)
+    batch_mask = torch.ones(2, 4, 4, dtype=torch.bool)
+    unmasked = scaled_dot_product_attention(q, k, v, batch_mask)
+    assert torch.allclose(unmasked, F.scaled_dot_product_attention(q, k, v), atol=ATOL)
+
+
+def test_a_single_key_gets_all_the_weight():
+    q, k, v = qkv(tk=1)
+    out, weights = scaled_dot_product_attention(q, k, v, return_weights=True)
+    assert torch.all(weights == 1.0)
+    assert torch.allclose(out, v.expand_as(out), atol=ATOL)
+
+
+def test_dropout_only_changes_weights_used_not_returned():
+    q, k, v = qkv()
+    torch.manual_seed(0)
+    out, weights = scaled_dot_product_attention(q, k, v, dropout_p=0.5, return_weights=True)
+    assert torch.allclose(weights.sum(-1), torch.ones(2, 3, 4), atol=ATOL)
+    assert not torch.allclose(out, weights @ v)
+
+
+def test_mismatched_dk_is_reported_with_shapes():
+    q, k, v = qkv()
+    with pytest.raises(ValueError, match=r"d_k.*\(2, 3, 4, 8\).*\(2, 3, 5, 7\)"):
+        scaled_dot_product_attention(q, k[..., :7], v)
+
+
+def test_mismatched_key_value_lengths_are_reported():
+    q, k, v = qkv()
+    with pytest.raises(ValueError, match="same number of positions"):
+        scaled_dot_product_attention(q, k, v[..., :4, :])
+
+
+def test_mask_of_wrong_shape_is_reported():
+    q, k, v = qkv(tq=4, tk=5)
+    with pytest.raises(ValueError, match=r"does not broadcast.*keys size is 4, expected 1 or 5"):
+        scaled_dot_product_attention(q, k, v, torch.ones(4, 4, dtype=torch.bool))
+
+
+def test_float_mask_is_rejected():
+    q, k, v = qkv(tq=5, tk=5)
+    with pytest.raises(TypeError, match="torch.bool"):
+        scaled_dot_product_attention(q, k, v, causal_mask(5).float())
+
+
+def test_fully_masked_row_is_nan_not_a_silent_answer():
+    q, k, _ = qkv(tq=2, tk=3)
+    mask = torch.tensor([[True, True, True], [False, False, False]])
+    weights = attention_weights(q, k, mask)
+    assert torch.isnan(weights[..., 1, :]).all()
+    assert not torch.isnan(weights[..., 0, :]).any()

@@ -1,0 +1,112 @@
+"""Feed-forward, residual + LayerNorm in both orders, and the encoder layer against PyTorch's."""
+import pytest
+import torch
+from torch import nn
+
+from transformer_book.encoder import EncoderLayer
+from transformer_book.feed_forward import PositionwiseFeedForward
+from transformer_book.masks import padding_mask
+from transformer_book.sublayers import SublayerConnection
+
+ATOL = 1e-5  # float32
+
+
+def test_feed_forward_shapes_and_positionwise():
+    torch.manual_seed(0)
+    ffn = PositionwiseFeedForward(8, 32)
+    x = torch.randn(2, 5, 8)
+    out = ffn(x)
+    assert out.shape == (2, 5, 8)
+    # Each position is transformed on its own.
+    assert torch.allclose(out[:, 2], ffn(x[:, 2:3])[:, 0], atol=ATOL)
+
+
+def test_feed_forward_is_relu_mlp():
+    torch.manual_seed(0)
+    ffn = PositionwiseFeedForward(4, 6)
+    x = torch.randn(3, 4)
+    expected = torch.relu(x @ ffn.linear1.weight.T + ffn.linear1.bias) @ ffn.linear2.weight.T + ffn.linear2.bias
+    assert torch.allclose(ffn(x), expected, atol=ATOL)
+
+
+@pytest.mark.parametrize("activation", ["gelu", "gelu_tanh"])
+def test_feed_forward_other_activations(activation):
+    torch.manual_seed(0)
+    ffn = PositionwiseFeedForward(4, 6, activation=activation)
+    relu = PositionwiseFeedForward(4, 6)
+    relu.load_state_dict(ffn.state_dict())
+    x = torch.randn(3, 4)
+    assert not torch.allclose(ffn(x), relu(x))
+
+
+def test_unknown_activation_is_reported():
+    with pytest.raises(ValueError, match="'swish'"):
+        PositionwiseFeedForward(4, 6, activation="swish")
+
+
+def test_sublayer_connection_orders():
+    torch.manual_seed(0)
+    sub = nn.Linear(6, 6)
+    x = torch.randn(2, 3, 6)
+    post = SublayerConnection(6, norm_first=False)
+    pre = SublayerConnection(6, norm_first=True)
+    assert torch.allclose(post(x, sub), nn.functional.layer_norm(x + sub(x), (6,)), atol=ATOL)
+    assert torch.allclose(pre(x, sub), x + sub(nn.functional.layer_norm(x, (6,))), atol=ATOL)
+
+
+def copy_encoder_layer(book: EncoderLayer, norm_first: bool) -> nn.TransformerEncoderLayer:
+    attn, ffn = book.self_attention, book.feed_forward
+    ref = nn.TransformerEncoderLayer(
+        attn.d_model, attn.num_heads, ffn.linear1.out_features, dropout=0.0,
+        batch_first=True, norm_first=norm_first,
+    )
+    with torch.no_grad():
+        ref.self_attn.in_proj_weight.copy_(torch.cat([attn.w_q.weight, attn.w_k.weight, attn.w_v.weight]))
+        ref.self_attn.in_proj_bias.copy_(torch.cat([attn.w_q.bias, attn.w_k.bias, attn.w_v.bias]))
+        ref.self_attn.out_proj.load_state_dict(attn.w_o.state_dict())
+        ref.linear1.load_state_dict(ffn.linear1.state_dict())
+        ref.linear2.load_state_dict(ffn.linear2.state_dict())
+        ref.norm1.load_state_dict(book.attention_block.norm.state_dict())
+        ref.norm2.load_state_dict(book.feed_forward_block.norm.state_dict())
+    return ref
+
+
+@pytest.mark.parametrize("norm_first", [False, True])
+@pytest.mark.parametrize("training", [False, True])
+def test_encoder_layer_matches_torch(norm_first, training):
+    torch.manual_seed(0)
+    book = EncoderLayer(16, 4, 32, dropout=0.0, norm_first=norm_first)
+    # Random LayerNorm gains and biases, so that a swapped norm would be noticed.
+    for norm in (book.attention_block.norm, book.feed_forward_block.norm):
+        nn.init.normal_(norm.weight)
+        nn.init.normal_(norm.bias)
+    ref = copy_encoder_layer(book, norm_first)
+    book.train(training)
+    ref.train(training)
+    x = torch.randn(3, 6, 16)
+    tokens = torch.tensor([[1, 2, 3, 4, 5, 6], [1, 2, 3, 0, 0, 0], [1, 2, 3, 4, 5, 0]])
+    out = book(x, padding_mask(tokens, 0))
+    ref_out = ref(x, src_key_padding_mask=tokens == 0)
+    valid = tokens != 0  # PyTorch's fast path may zero the padded positions; compare the real ones
+    assert torch.allclose(out[valid], ref_out[valid], atol=ATOL)
+    assert torch.allclose(book(x), ref(x), atol=ATOL)
+
+
+def test_encoder_layer_gradients_match_torch():
+    torch.manual_seed(0)
+    book = EncoderLayer(8, 2, 16, dropout=0.0, norm_first=True)
+    ref = copy_encoder_layer(book, norm_first=True)
+    x = torch.randn(2, 4, 8)
+    book(x).pow(2).sum().backward()
+    ref(x).pow(2).sum().backward()
+    assert torch.allclose(book.feed_forward.linear1.weight.grad, ref.linear1.weight.grad, atol=1e-4)
+
+
+def test_encoder_layer_dropout_changes_output_in_training_only():
+    torch.manual_seed(0)
+    layer = EncoderLayer(8, 2, 16, dropout=0.5)
+    x = torch.randn(2, 4, 8)
+    layer.eval()
+    assert torch.equal(layer(x), layer(x))
+    layer.train()
+    assert not torch.equal(layer(x), layer(x))
