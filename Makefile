@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 WORKERS ?= 2
 
-.PHONY: setup book test site-check notebooks clean
+.PHONY: setup book test site-check clean
 
 setup: $(STAMP)
 
