@@ -138,3 +138,15 @@ def test_fully_masked_row_is_nan_not_a_silent_answer():
     weights = attention_weights(q, k, mask)
     assert torch.isnan(weights[..., 1, :]).all()
     assert not torch.isnan(weights[..., 0, :]).any()
+
+
+def test_attention_weights_checks_the_mask_against_3d_inputs():
+    g = torch.Generator().manual_seed(2)
+    q, k = torch.randn(2, 4, 8, generator=g), torch.randn(2, 4, 8, generator=g)
+    tokens = torch.tensor([[1, 2, 0, 0], [1, 2, 3, 0]])
+    # A (B, 1, 1, T) padding mask must not broadcast the batch against itself into (B, B, T, T).
+    weights = attention_weights(q, k, padding_mask(tokens, 0))
+    assert weights.shape == (2, 4, 4)
+    assert torch.all(weights[0, :, 2:] == 0) and torch.all(weights[1, :, 3] == 0)
+    with pytest.raises(ValueError, match="does not broadcast"):
+        attention_weights(q, k, torch.ones(3, 4, 4, dtype=torch.bool))

@@ -70,6 +70,7 @@ def attention_weights(
     """
     scores = attention_scores(query, key)                      # (..., Tq, Tk)
     if mask is not None:
+        mask = _as_4d_mask(mask, query, key)
         scores = scores.masked_fill(~mask, float("-inf"))      # exp(-inf) = 0 exactly
     return scores.softmax(dim=-1)
 
