@@ -1,0 +1,141 @@
+"""A recurrent network written as a loop over time, and a way to count sequential steps.
+
+Chapter 1 uses these to measure what attention changed. The Elman RNN (Elman, 1990) updates one
+hidden state per time step,
+
+    h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh),
+
+so step ``t`` cannot start before step ``t - 1`` has finished. ``sequential_depth`` counts such
+waiting in any computation: the number of operations on the longest chain from an input to the
+output, read off PyTorch's autograd graph.
+
+Shapes: inputs ``(B, T, D_in)``, hidden states ``(B, D_h)``, outputs ``(B, T, D_h)``.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class ElmanRNN(nn.Module):
+    """A one-layer tanh RNN that runs an explicit Python loop over the time steps.
+
+    It computes exactly what ``nn.RNN(input_size, hidden_size, batch_first=True,
+    nonlinearity="tanh")`` computes, with the same parameter shapes and the same initialisation
+    (uniform in ``[-1/sqrt(D_h), 1/sqrt(D_h)]``); ``from_torch`` copies the weights of one.
+    ``forward`` returns ``(outputs, last)``: every hidden state ``(B, T, D_h)`` and the last one
+    ``(B, D_h)`` (``nn.RNN`` returns the last one as ``(1, B, D_h)``).
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True) -> None:
+        super().__init__()
+        for name, size in (("input_size", input_size), ("hidden_size", hidden_size)):
+            if not isinstance(size, int) or size < 1:
+                raise ValueError(f"{name} must be a positive integer, got {size!r}")
+        self.input_size, self.hidden_size = input_size, hidden_size
+        self.weight_ih = nn.Parameter(torch.empty(hidden_size, input_size))    # (D_h, D_in)
+        self.weight_hh = nn.Parameter(torch.empty(hidden_size, hidden_size))   # (D_h, D_h)
+        if bias:
+            self.bias_ih = nn.Parameter(torch.empty(hidden_size))              # (D_h,)
+            self.bias_hh = nn.Parameter(torch.empty(hidden_size))              # (D_h,)
+        else:
+            self.register_parameter("bias_ih", None)
+            self.register_parameter("bias_hh", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Initialise every parameter uniformly in ``[-1/sqrt(D_h), 1/sqrt(D_h)]``, as ``nn.RNN`` does."""
+        bound = 1.0 / math.sqrt(self.hidden_size)
+        for parameter in self.parameters():
+            nn.init.uniform_(parameter, -bound, bound)
+
+    @classmethod
+    def from_torch(cls, rnn: nn.RNN) -> "ElmanRNN":
+        """An ``ElmanRNN`` holding a copy of the weights of a one-layer, one-direction tanh ``nn.RNN``."""
+        if not isinstance(rnn, nn.RNN):
+            raise TypeError(f"from_torch expects an nn.RNN, got {type(rnn).__name__}")
+        if rnn.num_layers != 1 or rnn.bidirectional or rnn.nonlinearity != "tanh" or rnn.proj_size:
+            raise ValueError(
+                "from_torch supports one layer, one direction, nonlinearity='tanh' and no projection; got "
+                f"num_layers={rnn.num_layers}, bidirectional={rnn.bidirectional}, "
+                f"nonlinearity={rnn.nonlinearity!r}"
+            )
+        model = cls(rnn.input_size, rnn.hidden_size, bias=rnn.bias)
+        model = model.to(device=rnn.weight_ih_l0.device, dtype=rnn.weight_ih_l0.dtype)
+        with torch.no_grad():
+            model.weight_ih.copy_(rnn.weight_ih_l0)
+            model.weight_hh.copy_(rnn.weight_hh_l0)
+            if rnn.bias:
+                model.bias_ih.copy_(rnn.bias_ih_l0)
+                model.bias_hh.copy_(rnn.bias_hh_l0)
+        return model
+
+    def step(self, x_t: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+        """One time step: the input ``x_t`` ``(B, D_in)`` and the state ``h`` ``(B, D_h)`` give the next state ``(B, D_h)``."""
+        return torch.tanh(F.linear(x_t, self.weight_ih, self.bias_ih) + F.linear(h, self.weight_hh, self.bias_hh))
+
+    def forward(
+        self, x: torch.Tensor, h0: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Run over ``x`` ``(B, T, D_in)`` from ``h0`` ``(B, D_h)`` (zeros if omitted).
+
+        Returns ``(outputs, last)``: ``outputs`` ``(B, T, D_h)`` holds ``h_1 .. h_T`` and ``last``
+        ``(B, D_h)`` is ``h_T``.
+        """
+        if x.dim() != 3:
+            raise ValueError(f"ElmanRNN expects inputs of shape (B, T, D_in), got {tuple(x.shape)}")
+        batch, length, features = x.shape
+        if features != self.input_size:
+            raise ValueError(
+                f"ElmanRNN was built for D_in={self.input_size} input features, got inputs {tuple(x.shape)}"
+            )
+        if length < 1:
+            raise ValueError("ElmanRNN needs at least one time step, got T=0")
+        if h0 is None:
+            h = x.new_zeros(batch, self.hidden_size)                            # (B, D_h)
+        elif h0.shape != (batch, self.hidden_size):
+            raise ValueError(
+                f"h0 must have shape (B, D_h) = {(batch, self.hidden_size)}, got {tuple(h0.shape)}"
+            )
+        else:
+            h = h0
+        states = []
+        for t in range(length):           # T steps, each waiting for the one before
+            h = self.step(x[:, t], h)     # (B, D_h)
+            states.append(h)
+        return torch.stack(states, dim=1), h                                     # (B, T, D_h), (B, D_h)
+
+
+def sequential_depth(output: torch.Tensor) -> int:
+    """The number of operations on the longest chain of dependent operations that produced ``output``.
+
+    Operations on one chain must run one after another, whatever the hardware; operations on
+    different chains could run at the same time. The count is read from ``output``'s autograd
+    graph, so ``output`` must have been computed, outside ``torch.no_grad()``, from at least one
+    tensor with ``requires_grad=True``. Each differentiable operation (a matrix product, an
+    addition, a tanh, ...) counts 1; leaf tensors count 0.
+    """
+    if not isinstance(output, torch.Tensor):
+        raise TypeError(f"sequential_depth expects a tensor, got {type(output).__name__}")
+    if output.grad_fn is None:
+        raise ValueError(
+            "output has no autograd history: compute it outside torch.no_grad() from a tensor "
+            "with requires_grad=True"
+        )
+    depth: dict[object, int] = {}
+    stack: list[tuple[object, bool]] = [(output.grad_fn, False)]
+    while stack:                           # iterative depth-first search: graphs can be very deep
+        node, children_done = stack.pop()
+        if node in depth:
+            continue
+        children = [child for child, _ in node.next_functions if child is not None]
+        if children_done:
+            own = 0 if type(node).__name__ == "AccumulateGrad" else 1
+            depth[node] = own + max((depth[child] for child in children), default=0)
+        else:
+            stack.append((node, True))
+            stack.extend((child, False) for child in children if child not in depth)
+    return depth[output.grad_fn]
