@@ -84,3 +84,11 @@ def test_plot_curves():
     assert len(ax.get_lines()) == 2 and ax.get_yscale() == "log" and ax.get_legend() is not None
     with pytest.raises(ValueError, match="'a' has 2 x values but 1 y"):
         plotting.plot_curves({"a": ([1, 2], [3])}, xlabel="x", ylabel="y")
+
+
+def test_glue_turns_numpy_and_torch_scalars_into_python_numbers():
+    import numpy as np
+
+    assert type(glue("a", np.float64(1.5))) is float
+    assert type(glue("b", torch.tensor(3))) is int
+    assert isinstance(glue("c", torch.ones(2)), torch.Tensor)

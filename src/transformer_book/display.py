@@ -46,6 +46,8 @@ def glue(name: str, value: Any, display: bool = False) -> Any:
     Uses ``myst_nb.glue`` when the book is being built; elsewhere (Jupyter, Colab) it only
     returns the value, so the chapter still runs without the book's toolchain.
     """
+    if hasattr(value, "item") and getattr(value, "ndim", None) == 0:
+        value = value.item()  # NumPy and torch scalars: format specs like :.2f need a Python number
     try:
         from myst_nb import glue as myst_glue
     except ImportError:

@@ -28,8 +28,10 @@ def train_bpe(
 ) -> Tokenizer:
     """Train a byte-pair-encoding tokenizer with the ``tokenizers`` library.
 
-    Spaces become the visible marker ``▁`` at the start of a word (as in SentencePiece), so
-    ``decode(encode(text))`` gives the text back and the pieces are easy to read.
+    Spaces become the visible marker ``▁`` at the start of a word (as in SentencePiece), so the
+    pieces are easy to read and ``decode(encode(line))`` gives back a line of ordinary text made of
+    characters seen in training. It does not for text with a leading space, newlines, or unseen
+    characters (they become ``[UNK]``); chapter 2 shows each case.
     The special tokens get the first ids, in the order given (``[PAD]`` is 0).
     """
     if vocab_size <= len(special_tokens):
