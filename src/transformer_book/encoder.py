@@ -34,3 +34,28 @@ class EncoderLayer(nn.Module):
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         x = self.attention_block(x, lambda h: self.self_attention(h, h, h, mask))
         return self.feed_forward_block(x, self.feed_forward)
+
+
+class LayerStack(nn.Module):
+    """``N`` copies of a layer (made by ``layer_factory``), then an optional final LayerNorm.
+
+    ``final_norm`` adds a LayerNorm after the last layer. A pre-norm stack needs it (its
+    residual stream is never normalised otherwise); the paper's post-norm stack does not, but
+    ``nn.Transformer`` adds one in both orders, so it is a separate switch.
+    """
+
+    def __init__(self, layer_factory, num_layers: int, d_model: int, final_norm: bool, eps: float = 1e-5) -> None:
+        super().__init__()
+        if num_layers < 1:
+            raise ValueError(f"a stack needs at least one layer, got num_layers={num_layers}")
+        self.layers = nn.ModuleList(layer_factory() for _ in range(num_layers))
+        self.norm = nn.LayerNorm(d_model, eps=eps) if final_norm else nn.Identity()
+
+
+class Encoder(LayerStack):
+    """A stack of encoder layers. Shape ``(B, S, D)`` in and out; ``mask`` is the source padding."""
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        for layer in self.layers:
+            x = layer(x, mask)
+        return self.norm(x)
