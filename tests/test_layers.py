@@ -6,6 +6,7 @@ from torch import nn
 from transformer_book.encoder import EncoderLayer
 from transformer_book.feed_forward import PositionwiseFeedForward
 from transformer_book.masks import padding_mask
+from transformer_book.parity import to_torch_encoder_layer
 from transformer_book.sublayers import SublayerConnection
 
 ATOL = 1e-5  # float32
@@ -54,23 +55,6 @@ def test_sublayer_connection_orders():
     assert torch.allclose(pre(x, sub), x + sub(nn.functional.layer_norm(x, (6,))), atol=ATOL)
 
 
-def copy_encoder_layer(book: EncoderLayer, norm_first: bool) -> nn.TransformerEncoderLayer:
-    attn, ffn = book.self_attention, book.feed_forward
-    ref = nn.TransformerEncoderLayer(
-        attn.d_model, attn.num_heads, ffn.linear1.out_features, dropout=0.0,
-        batch_first=True, norm_first=norm_first,
-    )
-    with torch.no_grad():
-        ref.self_attn.in_proj_weight.copy_(torch.cat([attn.w_q.weight, attn.w_k.weight, attn.w_v.weight]))
-        ref.self_attn.in_proj_bias.copy_(torch.cat([attn.w_q.bias, attn.w_k.bias, attn.w_v.bias]))
-        ref.self_attn.out_proj.load_state_dict(attn.w_o.state_dict())
-        ref.linear1.load_state_dict(ffn.linear1.state_dict())
-        ref.linear2.load_state_dict(ffn.linear2.state_dict())
-        ref.norm1.load_state_dict(book.attention_block.norm.state_dict())
-        ref.norm2.load_state_dict(book.feed_forward_block.norm.state_dict())
-    return ref
-
-
 @pytest.mark.parametrize("norm_first", [False, True])
 @pytest.mark.parametrize("training", [False, True])
 def test_encoder_layer_matches_torch(norm_first, training):
@@ -80,7 +64,7 @@ def test_encoder_layer_matches_torch(norm_first, training):
     for norm in (book.attention_block.norm, book.feed_forward_block.norm):
         nn.init.normal_(norm.weight)
         nn.init.normal_(norm.bias)
-    ref = copy_encoder_layer(book, norm_first)
+    ref = to_torch_encoder_layer(book)
     book.train(training)
     ref.train(training)
     x = torch.randn(3, 6, 16)
@@ -95,7 +79,7 @@ def test_encoder_layer_matches_torch(norm_first, training):
 def test_encoder_layer_gradients_match_torch():
     torch.manual_seed(0)
     book = EncoderLayer(8, 2, 16, dropout=0.0, norm_first=True)
-    ref = copy_encoder_layer(book, norm_first=True)
+    ref = to_torch_encoder_layer(book)
     x = torch.randn(2, 4, 8)
     book(x).pow(2).sum().backward()
     ref(x).pow(2).sum().backward()

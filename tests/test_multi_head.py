@@ -1,23 +1,12 @@
 """MultiHeadAttention: shapes, masks, parity with nn.MultiheadAttention, errors."""
 import pytest
 import torch
-from torch import nn
 
 from transformer_book.masks import causal_mask, padding_mask
 from transformer_book.multi_head import MultiHeadAttention
+from transformer_book.parity import to_torch_attention
 
 ATOL = 1e-5  # float32
-
-
-def copy_to_torch(book: MultiHeadAttention) -> nn.MultiheadAttention:
-    """An nn.MultiheadAttention with the same weights as the book's module."""
-    ref = nn.MultiheadAttention(book.d_model, book.num_heads, batch_first=True)
-    with torch.no_grad():
-        ref.in_proj_weight.copy_(torch.cat([book.w_q.weight, book.w_k.weight, book.w_v.weight]))
-        ref.in_proj_bias.copy_(torch.cat([book.w_q.bias, book.w_k.bias, book.w_v.bias]))
-        ref.out_proj.weight.copy_(book.w_o.weight)
-        ref.out_proj.bias.copy_(book.w_o.bias)
-    return ref.eval()
 
 
 @pytest.fixture
@@ -52,7 +41,7 @@ def test_parameter_count(mha):
 
 def test_parity_with_nn_multihead_attention_self(mha):
     x = torch.randn(2, 6, 16)
-    ref = copy_to_torch(mha)
+    ref = to_torch_attention(mha).eval()
     out, weights = mha(x, x, x, return_weights=True)
     ref_out, ref_weights = ref(x, x, x, need_weights=True, average_attn_weights=False)
     assert torch.allclose(out, ref_out, atol=ATOL)
@@ -62,7 +51,7 @@ def test_parity_with_nn_multihead_attention_self(mha):
 def test_parity_with_nn_multihead_attention_cross_with_padding(mha):
     queries, memory = torch.randn(2, 4, 16), torch.randn(2, 6, 16)
     tokens = torch.tensor([[3, 4, 5, 6, 0, 0], [1, 2, 3, 4, 5, 6]])
-    ref = copy_to_torch(mha)
+    ref = to_torch_attention(mha).eval()
     out = mha(queries, memory, memory, padding_mask(tokens, 0))
     # nn.MultiheadAttention's boolean key_padding_mask means the opposite: True = ignore.
     ref_out, _ = ref(queries, memory, memory, key_padding_mask=tokens == 0)
@@ -71,7 +60,7 @@ def test_parity_with_nn_multihead_attention_cross_with_padding(mha):
 
 def test_parity_with_nn_multihead_attention_causal(mha):
     x = torch.randn(2, 5, 16)
-    ref = copy_to_torch(mha)
+    ref = to_torch_attention(mha).eval()
     out = mha(x, x, x, causal_mask(5))
     ref_out, _ = ref(x, x, x, attn_mask=~causal_mask(5))
     assert torch.allclose(out, ref_out, atol=ATOL)

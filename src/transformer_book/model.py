@@ -1,0 +1,125 @@
+"""The full encoder-decoder transformer (Vaswani et al., 2017), and a factory for it."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .decoder import Decoder, DecoderLayer
+from .embeddings import Embeddings, PositionalEncoding
+from .encoder import Encoder, EncoderLayer
+from .masks import causal_mask, padding_mask
+
+
+class Generator(nn.Module):
+    """The final linear layer: decoder states ``(B, T, D)`` to logits over the target vocabulary
+    ``(B, T, V)``. (Apply ``log_softmax`` for log-probabilities; losses take the logits.)"""
+
+    def __init__(self, d_model: int, vocab_size: int) -> None:
+        super().__init__()
+        self.proj = nn.Linear(d_model, vocab_size)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.proj(x)
+
+
+class EncoderDecoder(nn.Module):
+    """Source ids ``(B, S)`` and target-prefix ids ``(B, T)`` to next-token logits ``(B, T, V)``."""
+
+    def __init__(
+        self,
+        src_embed: nn.Sequential,
+        tgt_embed: nn.Sequential,
+        encoder: Encoder,
+        decoder: Decoder,
+        generator: Generator,
+        pad_id: int = 0,
+    ) -> None:
+        super().__init__()
+        self.src_embed, self.tgt_embed = src_embed, tgt_embed
+        self.encoder, self.decoder, self.generator = encoder, decoder, generator
+        self.pad_id = pad_id
+
+    def source_mask(self, src: torch.Tensor) -> torch.Tensor:
+        """``(B, 1, 1, S)``: every query may look at every real (non-padding) source token."""
+        return padding_mask(src, self.pad_id)
+
+    def target_mask(self, tgt: torch.Tensor) -> torch.Tensor:
+        """``(B, 1, T, T)``: no padding, and no looking ahead."""
+        return padding_mask(tgt, self.pad_id) & causal_mask(tgt.shape[1], device=tgt.device)
+
+    def encode(self, src: torch.Tensor, src_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Source ids ``(B, S)`` to the encoder output ("memory") ``(B, S, D)``."""
+        src_mask = self.source_mask(src) if src_mask is None else src_mask
+        return self.encoder(self.src_embed(src), src_mask)
+
+    def decode(
+        self,
+        memory: torch.Tensor,
+        src_mask: torch.Tensor,
+        tgt: torch.Tensor,
+        tgt_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Decoder states ``(B, T, D)`` for the target prefix ``tgt`` ``(B, T)``."""
+        tgt_mask = self.target_mask(tgt) if tgt_mask is None else tgt_mask
+        return self.decoder(self.tgt_embed(tgt), memory, tgt_mask, src_mask)
+
+    def forward(self, src: torch.Tensor, tgt: torch.Tensor) -> torch.Tensor:
+        src_mask = self.source_mask(src)
+        memory = self.encode(src, src_mask)                        # (B, S, D)
+        return self.generator(self.decode(memory, src_mask, tgt))  # (B, T, V)
+
+
+def make_model(
+    src_vocab: int,
+    tgt_vocab: int | None = None,
+    N: int = 6,
+    d_model: int = 512,
+    d_ff: int = 2048,
+    h: int = 8,
+    dropout: float = 0.1,
+    *,
+    shared_vocab: bool = False,
+    tie_embeddings: bool = True,
+    norm_first: bool = False,
+    final_norm: bool | None = None,
+    max_len: int = 5000,
+    pad_id: int = 0,
+) -> EncoderDecoder:
+    """The transformer with the paper's hyperparameters as defaults (the base model).
+
+    ``shared_vocab``: one vocabulary for both languages (``tgt_vocab`` must be None or equal) and
+    one embedding table for source, target and generator (the paper's section 3.4).
+    ``tie_embeddings``: the generator's weight is the target embedding table.
+    ``final_norm``: a LayerNorm after each stack; by default only for pre-norm (see ``Encoder``).
+    Weights are initialised with Xavier/Glorot uniform, as in the reference implementations.
+    """
+    tgt_vocab = src_vocab if tgt_vocab is None else tgt_vocab
+    if shared_vocab and tgt_vocab != src_vocab:
+        raise ValueError(f"shared_vocab needs one vocabulary, got src_vocab={src_vocab}, tgt_vocab={tgt_vocab}")
+    final_norm = norm_first if final_norm is None else final_norm
+
+    def encoder_layer() -> EncoderLayer:
+        return EncoderLayer(d_model, h, d_ff, dropout, norm_first)
+
+    def decoder_layer() -> DecoderLayer:
+        return DecoderLayer(d_model, h, d_ff, dropout, norm_first)
+
+    src_tokens = Embeddings(src_vocab, d_model, padding_idx=pad_id)
+    tgt_tokens = src_tokens if shared_vocab else Embeddings(tgt_vocab, d_model, padding_idx=pad_id)
+    model = EncoderDecoder(
+        nn.Sequential(src_tokens, PositionalEncoding(d_model, max_len, dropout)),
+        nn.Sequential(tgt_tokens, PositionalEncoding(d_model, max_len, dropout)),
+        Encoder(encoder_layer, N, d_model, final_norm),
+        Decoder(decoder_layer, N, d_model, final_norm),
+        Generator(d_model, tgt_vocab),
+        pad_id=pad_id,
+    )
+    for parameter in model.parameters():
+        if parameter.dim() > 1:
+            nn.init.xavier_uniform_(parameter)
+    if tie_embeddings:
+        model.generator.proj.weight = tgt_tokens.lookup.weight
+    with torch.no_grad():  # Xavier overwrote the padding rows; keep them zero.
+        src_tokens.lookup.weight[pad_id].zero_()
+        tgt_tokens.lookup.weight[pad_id].zero_()
+    return model

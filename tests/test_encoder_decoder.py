@@ -1,0 +1,107 @@
+"""The encoder-decoder against nn.TransformerDecoderLayer and nn.Transformer, given the same weights."""
+import pytest
+import torch
+from torch import nn
+
+from transformer_book.decoder import DecoderLayer
+from transformer_book.masks import causal_mask, padding_mask
+from transformer_book.model import make_model
+from transformer_book.parity import to_torch_decoder_layer, to_torch_transformer
+from transformer_book.utils import count_parameters
+
+ATOL = 1e-5  # float32
+
+SRC = torch.tensor([[5, 6, 7, 8, 9, 0], [4, 5, 6, 0, 0, 0]])
+TGT = torch.tensor([[1, 7, 8, 9, 3], [1, 4, 3, 0, 0]])
+
+
+def randomise_norms(module: nn.Module) -> None:
+    """Random LayerNorm gains and biases, so that a swapped or missing norm is noticed."""
+    for norm in module.modules():
+        if isinstance(norm, nn.LayerNorm):
+            nn.init.normal_(norm.weight)
+            nn.init.normal_(norm.bias)
+
+
+@pytest.mark.parametrize("norm_first", [False, True])
+def test_decoder_layer_matches_torch(norm_first):
+    torch.manual_seed(0)
+    book = DecoderLayer(16, 4, 32, dropout=0.0, norm_first=norm_first).eval()
+    randomise_norms(book)
+    ref = to_torch_decoder_layer(book).eval()
+    x, memory = torch.randn(2, 5, 16), torch.randn(2, 6, 16)
+    tgt_mask = padding_mask(TGT, 0) & causal_mask(5)
+    out = book(x, memory, tgt_mask, padding_mask(SRC, 0))
+    ref_out = ref(
+        x, memory, tgt_mask=~causal_mask(5), tgt_key_padding_mask=TGT == 0,
+        memory_key_padding_mask=SRC == 0,
+    )
+    assert torch.allclose(out, ref_out, atol=ATOL)
+
+
+def test_cross_attention_queries_come_from_the_decoder():
+    torch.manual_seed(0)
+    layer = DecoderLayer(16, 4, 32, dropout=0.0).eval()
+    x, memory = torch.randn(2, 3, 16), torch.randn(2, 7, 16)
+    _, weights = layer.cross_attention(x, memory, memory, return_weights=True)
+    assert weights.shape == (2, 4, 3, 7)  # one row per decoder position, one column per source token
+    assert layer(x, memory).shape == (2, 3, 16)
+
+
+@pytest.mark.parametrize("norm_first", [False, True])
+def test_full_model_matches_nn_transformer(norm_first):
+    torch.manual_seed(0)
+    book = make_model(11, N=2, d_model=16, d_ff=32, h=4, dropout=0.0, norm_first=norm_first, final_norm=True).eval()
+    randomise_norms(book)
+    ref = to_torch_transformer(book).eval()
+    src_x, tgt_x = book.src_embed(SRC), book.tgt_embed(TGT)
+    ref_states = ref(
+        src_x, tgt_x, tgt_mask=~causal_mask(5), src_key_padding_mask=SRC == 0,
+        tgt_key_padding_mask=TGT == 0, memory_key_padding_mask=SRC == 0,
+    )
+    src_mask = book.source_mask(SRC)
+    states = book.decode(book.encode(SRC, src_mask), src_mask, TGT)
+    assert torch.allclose(states, ref_states, atol=ATOL)
+    assert torch.allclose(book(SRC, TGT), book.generator(ref_states), atol=ATOL)
+
+
+def test_stacks_have_the_parameter_count_of_nn_transformer_at_base_size():
+    book = make_model(100, final_norm=True)  # N=6, d_model=512, d_ff=2048, h=8
+    ref = nn.Transformer(d_model=512, nhead=8, num_encoder_layers=6, num_decoder_layers=6, dim_feedforward=2048, batch_first=True)
+    assert count_parameters(book.encoder) + count_parameters(book.decoder) == count_parameters(ref)
+
+
+def test_post_norm_without_final_norm_cannot_be_copied():
+    with pytest.raises(ValueError, match="final_norm=True"):
+        to_torch_transformer(make_model(11, N=1, d_model=16, d_ff=32, h=4))
+
+
+def test_shared_vocabulary_ties_all_three_tables():
+    model = make_model(50, N=1, d_model=16, d_ff=32, h=4, shared_vocab=True)
+    weight = model.src_embed[0].lookup.weight
+    assert model.tgt_embed[0].lookup.weight is weight and model.generator.proj.weight is weight
+    assert torch.all(weight[0] == 0)
+    with pytest.raises(ValueError, match="src_vocab=50, tgt_vocab=40"):
+        make_model(50, 40, shared_vocab=True)
+
+
+def test_untied_model_has_separate_generator():
+    tied = make_model(30, 40, N=1, d_model=16, d_ff=32, h=4)
+    untied = make_model(30, 40, N=1, d_model=16, d_ff=32, h=4, tie_embeddings=False)
+    assert count_parameters(untied) - count_parameters(tied) == 40 * 16
+
+
+def test_future_target_tokens_do_not_change_earlier_logits():
+    torch.manual_seed(0)
+    model = make_model(11, N=2, d_model=16, d_ff=32, h=4, dropout=0.0).eval()
+    changed = TGT.clone()
+    changed[0, 4] = 10
+    assert torch.allclose(model(SRC, TGT)[0, :4], model(SRC, changed)[0, :4], atol=ATOL)
+
+
+def test_source_padding_does_not_change_the_output():
+    torch.manual_seed(0)
+    model = make_model(11, N=2, d_model=16, d_ff=32, h=4, dropout=0.0).eval()
+    short, padded = SRC[1:, :3], SRC[1:]
+    tgt = TGT[1:, :3]
+    assert torch.allclose(model(short, tgt), model(padded, tgt), atol=ATOL)
