@@ -19,6 +19,10 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -c constraints.txt -e ".[book,test]"
 	$(PY) -m transformer_book.data install
+	@# The German-English sentence pairs come from Debian's trans-de-en (Ding dictionary).
+	test -e /usr/share/trans/de-en || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  { apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq trans-de-en >/dev/null; }; } || \
+	  echo "trans-de-en is not installed: install it (sudo apt-get install trans-de-en) for Part II"
 	touch $(STAMP)
 
 # Execute every chapter in the full profile and write the site to _build/html; any warning
