@@ -1,0 +1,161 @@
+"""German-English sentence pairs from the Ding dictionary (Debian/Ubuntu package ``trans-de-en``).
+
+The dictionary (Frank Richter, TU Chemnitz; GPL 2 or later) is one entry per line::
+
+    German :: English
+
+and each side holds sub-entries separated by `` | ``, aligned one to one: the headword, its
+forms, and often example sentences such as ``Er verliebte sich in sie. :: He fell in love with her.``
+This module keeps those example sentences, cleaned, as (German, English) pairs.
+
+The rules, applied to each aligned pair of sub-entries (lines whose sides have different numbers
+of sub-entries are skipped):
+
+1. Typographic quotes and apostrophes become plain ones (``„“”»«`` -> ``"``, ``‚‘’`` -> ``'``).
+2. Bracketed annotations (``[coll.]``, ``[Br.]``) and parenthesised optional words
+   (``The report proved (to be) false.``) are removed; whitespace is collapsed.
+3. A sub-entry is kept only if, on both sides, it is a sentence: it starts with a capital letter,
+   a digit or a quote, ends in ``.``, ``?`` or ``!`` (optionally followed by a closing quote), has
+   at least 3 words, and has no grammar tag (``{m}``, ``{vt}``), no ``; `` list of alternatives,
+   no ``/`` alternatives (``fit/match``) and no placeholder (``sb.``, ``sth.``, ``jdm.``, ``etw.``).
+4. Exact duplicate pairs are dropped, keeping the first in file order.
+
+``split_by_hash`` then divides the pairs into train/valid/test by a hash of the German side.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import re
+from pathlib import Path
+
+from .packages import MissingDataError
+
+DING_PATH = Path("/usr/share/trans/de-en")
+INSTALL_COMMAND = "sudo apt-get install trans-de-en"
+
+_QUOTES = str.maketrans(
+    {"„": '"', "“": '"', "”": '"', "»": '"', "«": '"', "‚": "'", "‘": "'", "’": "'", "´": "'", "`": "'"}
+)
+_BRACKETS = re.compile(r"\s*\[[^\[\]]*\]")
+_PARENS = re.compile(r"\s*\([^()]*\)")
+_SPACE_BEFORE_PUNCT = re.compile(r"\s+([.,;:?!])")
+_SENTENCE_END = re.compile(r"[.?!][\"']?$")
+_PLACEHOLDER = re.compile(r"\b(?:sb|sth|jd|jdm|jdn|jds|etw)\.")
+
+
+def clean_text(text: str) -> str:
+    """One side of a sub-entry with quotes normalised, ``[...]`` annotations and ``(...)`` asides
+    removed, and whitespace collapsed to single spaces."""
+    text = text.translate(_QUOTES)
+    text = _BRACKETS.sub("", text)
+    text = _PARENS.sub("", text)
+    text = " ".join(text.split())
+    return _SPACE_BEFORE_PUNCT.sub(r"\1", text)
+
+
+def is_sentence(text: str) -> bool:
+    """Whether a cleaned sub-entry is a usable example sentence (rule 3 of the module docstring)."""
+    return (
+        len(text.split()) >= 3
+        and (text[0].isupper() or text[0].isdigit() or text[0] in "\"'")
+        and _SENTENCE_END.search(text) is not None
+        and "{" not in text
+        and "}" not in text
+        and ";" not in text
+        and "/" not in text
+        and "(" not in text
+        and ")" not in text
+        and "[" not in text
+        and "]" not in text
+        and _PLACEHOLDER.search(text) is None
+    )
+
+
+def parse_ding_lines(lines) -> list[tuple[str, str]]:
+    """The cleaned, de-duplicated (German, English) sentence pairs in an iterable of Ding lines."""
+    pairs: list[tuple[str, str]] = []
+    seen: set[tuple[str, str]] = set()
+    for line in lines:
+        line = line.rstrip("\n")
+        if line.startswith("#") or " :: " not in line:
+            continue
+        german, english = line.split(" :: ", 1)
+        german_parts, english_parts = german.split(" | "), english.split(" | ")
+        if len(german_parts) != len(english_parts):
+            continue
+        for de_raw, en_raw in zip(german_parts, english_parts):
+            # Cheap tests first: most sub-entries are headwords, not sentences.
+            if (
+                de_raw.count(" ") < 2 or en_raw.count(" ") < 2
+                or "{" in de_raw or "{" in en_raw or "; " in de_raw or "; " in en_raw
+            ):
+                continue
+            pair = (clean_text(de_raw), clean_text(en_raw))
+            if is_sentence(pair[0]) and is_sentence(pair[1]) and pair not in seen:
+                seen.add(pair)
+                pairs.append(pair)
+    return pairs
+
+
+def load_ding_pairs(path: str | Path | None = None) -> list[tuple[str, str]]:
+    """(German, English) example-sentence pairs from the Ding dictionary, cleaned, in file order.
+
+    ``path`` defaults to ``DING_PATH`` (where ``sudo apt-get install trans-de-en`` puts it).
+    Raises ``MissingDataError`` with the install command if the file is missing.
+    """
+    file = Path(path) if path is not None else DING_PATH
+    if not file.is_file():
+        raise MissingDataError(
+            f"the Ding German-English dictionary was not found at {file}; install it with:\n"
+            f"    {INSTALL_COMMAND}\n"
+            "(on Debian or Ubuntu; elsewhere, download the de-en file from https://dict.tu-chemnitz.de/ "
+            "and pass its path)"
+        )
+    stat = file.stat()
+    return list(_load_cached(str(file.resolve()), stat.st_mtime_ns, stat.st_size))
+
+
+@functools.lru_cache(maxsize=4)
+def _load_cached(path: str, mtime_ns: int, size: int) -> tuple[tuple[str, str], ...]:
+    # Keyed on the file's modification time and size, so an updated file is read again.
+    with open(path, encoding="utf-8") as handle:
+        return tuple(parse_ding_lines(handle))
+
+
+def hash_fraction(text: str) -> float:
+    """A number in [0, 1) fixed by ``text`` alone: the first 8 bytes of its SHA-1, scaled.
+
+    Unlike Python's ``hash()``, it is the same in every process and on every machine.
+    """
+    digest = hashlib.sha1(text.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def split_by_hash(
+    pairs: list[tuple[str, str]], valid_fraction: float = 0.05, test_fraction: float = 0.05
+) -> dict[str, list[tuple[str, str]]]:
+    """Split pairs into ``{"train", "valid", "test"}`` by a hash of the German side.
+
+    A pair goes to "test" if ``hash_fraction(german) < test_fraction``, else to "valid" if it is
+    below ``test_fraction + valid_fraction``, else to "train". All pairs with the same German
+    sentence therefore land in the same split, the split of a pair never depends on the other
+    pairs, and it is the same on every run. Each split keeps the input order.
+    """
+    for name, value in (("valid_fraction", valid_fraction), ("test_fraction", test_fraction)):
+        if not 0.0 <= value < 1.0:
+            raise ValueError(f"{name}={value} must be in [0, 1)")
+    if valid_fraction + test_fraction >= 1.0:
+        raise ValueError(
+            f"valid_fraction + test_fraction = {valid_fraction + test_fraction} leaves nothing to train on"
+        )
+    splits: dict[str, list[tuple[str, str]]] = {"train": [], "valid": [], "test": []}
+    for pair in pairs:
+        u = hash_fraction(pair[0])
+        if u < test_fraction:
+            splits["test"].append(pair)
+        elif u < test_fraction + valid_fraction:
+            splits["valid"].append(pair)
+        else:
+            splits["train"].append(pair)
+    return splits
