@@ -1,0 +1,495 @@
+"""From a trained encoder-decoder to output sentences: greedy decoding, beam search, sampling.
+
+All three run the same loop: encode the source once, then repeatedly run the decoder on the
+prefix produced so far and choose the next token from the distribution over the vocabulary at
+the last position. They differ only in how they choose:
+
+- ``greedy_decode``: the single most probable token, every time;
+- ``beam_search``: keep the ``beam_size`` best prefixes, batched over sentences AND beams, and
+  rank finished hypotheses by their length-penalised log-probability (Wu et al., 2016);
+- ``sample``: draw the token at random, after temperature, top-k and top-p (nucleus) filtering.
+
+Conventions. ``src`` is ``(B, S)`` source ids padded with ``model.pad_id`` (each row ``tokens +
+EOS``, as ``batching.encode_pairs`` makes them). ``max_len`` is the largest number of tokens
+generated per sentence, the end-of-sentence token included. The decoder is never allowed to emit
+padding or BOS: their logits are set to ``-inf`` before the softmax. A hypothesis that reaches
+``max_len`` tokens without EOS is cut there (and scored without an EOS term).
+The model is put in evaluation mode (no dropout) while decoding and restored afterwards.
+"""
+from __future__ import annotations
+
+import math
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Callable, Iterator, Sequence
+
+import torch
+from torch import nn
+
+from .batching import BOS_ID, EOS_ID
+
+NEG_INF = float("-inf")
+
+
+# ----------------------------------------------------------------------------------------------
+# checks and shared pieces
+
+
+@contextmanager
+def _inference(model: nn.Module) -> Iterator[None]:
+    """Evaluation mode and no gradients inside; the model's previous mode is restored after."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            yield
+    finally:
+        model.train(was_training)
+
+
+def _check_src(model: nn.Module, src: torch.Tensor) -> None:
+    if not isinstance(src, torch.Tensor) or src.dim() != 2:
+        raise ValueError(
+            f"src must be a (batch, seq) tensor of token ids, got "
+            f"{tuple(src.shape) if isinstance(src, torch.Tensor) else type(src).__name__}"
+        )
+    if src.dtype not in (torch.int64, torch.int32):
+        raise TypeError(f"src must hold integer token ids, got {src.dtype}")
+    if src.shape[0] == 0 or src.shape[1] == 0:
+        raise ValueError(f"src is empty: shape {tuple(src.shape)}")
+    empty = (src != model.pad_id).sum(dim=1) == 0
+    if bool(empty.any()):
+        rows = empty.nonzero().flatten().tolist()
+        raise ValueError(
+            f"rows {rows} of src are all padding (pad_id={model.pad_id}): "
+            "every sentence needs at least one token (its EOS)"
+        )
+
+
+def _check_max_len(max_len: int) -> None:
+    if not isinstance(max_len, int) or isinstance(max_len, bool) or max_len < 1:
+        raise ValueError(f"max_len must be a positive integer (tokens to generate), got {max_len!r}")
+
+
+def _check_ids(model: nn.Module, bos_id: int, eos_id: int) -> None:
+    if len({bos_id, eos_id, model.pad_id}) != 3:
+        raise ValueError(
+            f"bos_id={bos_id}, eos_id={eos_id} and the model's pad_id={model.pad_id} must differ"
+        )
+
+
+def next_token_logits(
+    model: nn.Module,
+    memory: torch.Tensor,
+    src_mask: torch.Tensor,
+    prefix: torch.Tensor,
+    bos_id: int = BOS_ID,
+) -> torch.Tensor:
+    """Logits ``(N, V)`` for the token after each prefix.
+
+    ``memory`` is the encoder output ``(N, S, D)``, ``src_mask`` its ``(N, 1, 1, S)`` padding mask
+    and ``prefix`` the ``(N, t)`` target ids so far (starting with BOS). The decoder runs on the
+    whole prefix, but only the last position goes through the generator. Padding and BOS can never
+    come next: their logits are ``-inf``.
+    """
+    states = model.decode(memory, src_mask, prefix)           # (N, t, D)
+    logits = model.generator(states[:, -1]).float()           # (N, V)
+    logits[:, [model.pad_id, bos_id]] = NEG_INF
+    return logits
+
+
+def gnmt_length_penalty(length: int | torch.Tensor, alpha: float) -> float | torch.Tensor:
+    """The length penalty of Wu et al. (2016), ``((5 + length) / 6) ** alpha``.
+
+    A hypothesis is ranked by ``log P(y | x) / gnmt_length_penalty(len(y), alpha)``: ``alpha = 0``
+    ranks by log-probability alone (which favours short outputs, since every token lowers it);
+    larger ``alpha`` divides long hypotheses' (negative) scores by more, i.e. favours them.
+    ``length`` counts the generated tokens, EOS included.
+    """
+    return ((5 + length) / 6) ** alpha
+
+
+def _check_alpha(alpha: float) -> None:
+    if not isinstance(alpha, (int, float)) or isinstance(alpha, bool) or not math.isfinite(alpha) or alpha < 0:
+        raise ValueError(f"length_penalty (alpha) must be a finite number >= 0, got {alpha!r}")
+
+
+# ----------------------------------------------------------------------------------------------
+# greedy decoding and sampling: one token per sentence per step
+
+
+def decode_loop(
+    model: nn.Module,
+    src: torch.Tensor,
+    max_len: int,
+    choose: Callable[[torch.Tensor], torch.Tensor],
+    bos_id: int,
+    eos_id: int,
+) -> torch.Tensor:
+    """Generate up to ``max_len`` tokens per sentence, choosing each with ``choose(logits (B, V)) ->
+    (B,)``. Returns ``(B, L)``, ``L <= max_len``: the generated ids (no BOS), padding after EOS."""
+    _check_src(model, src)
+    _check_max_len(max_len)
+    _check_ids(model, bos_id, eos_id)
+    with _inference(model):
+        src_mask = model.source_mask(src)                      # (B, 1, 1, S)
+        memory = model.encode(src, src_mask)                   # (B, S, D)
+        batch = src.shape[0]
+        ys = torch.full((batch, 1), bos_id, dtype=torch.long, device=src.device)   # (B, 1)
+        finished = torch.zeros(batch, dtype=torch.bool, device=src.device)
+        for _ in range(max_len):
+            logits = next_token_logits(model, memory, src_mask, ys, bos_id)       # (B, V)
+            token = choose(logits).masked_fill(finished, model.pad_id)            # (B,)
+            ys = torch.cat([ys, token[:, None]], dim=1)                           # (B, t + 1)
+            finished |= token == eos_id
+            if bool(finished.all()):
+                break
+    return ys[:, 1:]
+
+
+def greedy_decode(
+    model: nn.Module, src: torch.Tensor, max_len: int, bos_id: int = BOS_ID, eos_id: int = EOS_ID
+) -> torch.Tensor:
+    """The most probable next token at every step, for a batch of sentences at once.
+
+    ``src``: ``(B, S)`` padded source ids. Returns a LongTensor ``(B, L)`` with ``L <= max_len``:
+    the generated ids without BOS; a row that produced EOS has it, followed by padding. It stops
+    as soon as every row has produced EOS. ``hypotheses(ids)`` turns it into lists of tokens.
+    """
+    return decode_loop(model, src, max_len, lambda logits: logits.argmax(dim=-1), bos_id, eos_id)
+
+
+def hypotheses(ids: torch.Tensor, eos_id: int = EOS_ID) -> list[list[int]]:
+    """Rows of ``greedy_decode``/``sample`` output ``(B, L)`` as lists, cut before the first EOS
+    (the same format ``beam_search`` returns)."""
+    if ids.dim() != 2:
+        raise ValueError(f"expected a (batch, length) tensor of ids, got shape {tuple(ids.shape)}")
+    out = []
+    for row in ids.tolist():
+        out.append(row[: row.index(eos_id)] if eos_id in row else row)
+    return out
+
+
+def _check_sampling(temperature: float, top_k: int | None, top_p: float | None) -> None:
+    if not isinstance(temperature, (int, float)) or isinstance(temperature, bool) or not temperature > 0:
+        raise ValueError(f"temperature must be a number > 0, got {temperature!r}")
+    if top_k is not None and (not isinstance(top_k, int) or isinstance(top_k, bool) or top_k < 1):
+        raise ValueError(f"top_k must be None or an integer >= 1, got {top_k!r}")
+    if top_p is not None and (
+        not isinstance(top_p, (int, float)) or isinstance(top_p, bool) or not 0 < top_p <= 1
+    ):
+        raise ValueError(f"top_p must be None or a number in (0, 1], got {top_p!r}")
+
+
+def filter_logits(
+    logits: torch.Tensor, top_k: int | None = None, top_p: float | None = None
+) -> torch.Tensor:
+    """Set to ``-inf`` every logit outside the top-k and outside the nucleus; shape ``(..., V)``.
+
+    - top-k keeps exactly the ``top_k`` largest logits of each row (ties broken by ``topk``);
+    - top-p keeps the smallest set of most probable tokens whose probability mass is at least
+      ``top_p`` (computed from ``softmax(logits)``, after the top-k cut when both are given).
+    The most probable token always survives. Returns a new tensor.
+    """
+    _check_sampling(1.0, top_k, top_p)
+    logits = logits.clone()
+    if top_k is not None and top_k < logits.shape[-1]:
+        keep = torch.zeros_like(logits, dtype=torch.bool)
+        keep.scatter_(-1, logits.topk(top_k, dim=-1).indices, True)
+        logits = logits.masked_fill(~keep, NEG_INF)
+    if top_p is not None and top_p < 1:
+        sorted_logits, order = logits.sort(dim=-1, descending=True)
+        probs = sorted_logits.softmax(dim=-1)
+        mass_before = probs.cumsum(dim=-1) - probs           # mass of the more probable tokens
+        drop_sorted = mass_before >= top_p                    # the set already reached top_p
+        drop = torch.zeros_like(drop_sorted).scatter(-1, order, drop_sorted)
+        logits = logits.masked_fill(drop, NEG_INF)
+    return logits
+
+
+def sampling_probs(
+    logits: torch.Tensor,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+) -> torch.Tensor:
+    """The distribution ``sample`` draws from, ``(..., V)``: ``softmax(filter(logits / T))``."""
+    _check_sampling(temperature, top_k, top_p)
+    return filter_logits(logits / temperature, top_k, top_p).softmax(dim=-1)
+
+
+def sample(
+    model: nn.Module,
+    src: torch.Tensor,
+    max_len: int,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    generator: torch.Generator | None = None,
+    bos_id: int = BOS_ID,
+    eos_id: int = EOS_ID,
+) -> torch.Tensor:
+    """Draw each next token at random from ``sampling_probs(logits, temperature, top_k, top_p)``.
+
+    ``temperature`` > 0 divides the logits (below 1 sharpens, above 1 flattens); ``top_k`` keeps
+    the k most probable tokens; ``top_p`` in (0, 1] keeps the nucleus. Pass a seeded
+    ``torch.Generator`` (on ``src``'s device) for reproducible draws. Returns ``(B, L)`` like
+    ``greedy_decode``.
+    """
+    _check_sampling(temperature, top_k, top_p)
+
+    def choose(logits: torch.Tensor) -> torch.Tensor:
+        probs = sampling_probs(logits, temperature, top_k, top_p)                # (B, V)
+        return torch.multinomial(probs, 1, generator=generator).squeeze(1)      # (B,)
+
+    return decode_loop(model, src, max_len, choose, bos_id, eos_id)
+
+
+# ----------------------------------------------------------------------------------------------
+# beam search
+
+
+@dataclass
+class Finished:
+    """A hypothesis that has ended (with EOS, or cut at ``max_len``)."""
+
+    tokens: list[int]      # without BOS and EOS
+    log_prob: float        # sum of the log-probabilities of its tokens (EOS included if it ended)
+    score: float           # log_prob / gnmt_length_penalty(length, alpha)
+    length: int            # generated tokens, EOS included
+
+
+@dataclass
+class BeamStep:
+    """What ``beam_search`` kept after one step (recorded when a ``trace`` list is passed).
+
+    ``tokens`` ``(B, K, t + 1)`` are the alive prefixes (BOS first), ``log_probs`` ``(B, K)`` their
+    summed log-probabilities (``-inf`` for empty slots), ``finished[b]`` the hypotheses of sentence
+    ``b`` finished so far, and ``done[b]`` whether sentence ``b`` has stopped searching.
+    """
+
+    step: int
+    tokens: torch.Tensor
+    log_probs: torch.Tensor
+    finished: list[list[Finished]]
+    done: list[bool]
+
+
+def beam_search(
+    model: nn.Module,
+    src: torch.Tensor,
+    beam_size: int,
+    max_len: int,
+    length_penalty: float = 0.6,
+    bos_id: int = BOS_ID,
+    eos_id: int = EOS_ID,
+    *,
+    return_scores: bool = False,
+    trace: list[BeamStep] | None = None,
+) -> list[list[int]] | tuple[list[list[int]], list[float]]:
+    """Beam search for a batch of sentences; the best hypothesis of each, without BOS and EOS.
+
+    All ``B * K`` alive prefixes (``K = beam_size``) run through the decoder as one batch of
+    ``(B * K, t)``: the encoder output is computed once per sentence and repeated ``K`` times.
+    At every step each sentence's ``K * V`` one-token extensions are ranked by summed
+    log-probability and the best ``2K`` looked at, in order:
+
+    - an extension that is EOS and ranks among the best ``K`` is *finished*: it moves to the
+      sentence's finished list with score ``log_prob / gnmt_length_penalty(length, alpha)`` and is
+      never extended again;
+    - the best ``K`` extensions that are not EOS become the new alive prefixes (there are always
+      ``K``, since each prefix has only one EOS extension), so ``K`` prefixes stay alive;
+    - at step ``max_len`` the best ``K`` extensions are all finished, EOS or not (cut there).
+
+    A sentence stops when it has ``K`` finished hypotheses (so ``beam_size=1`` is exactly greedy
+    decoding), or earlier when no alive prefix could still beat its best finished hypothesis: log
+    probabilities only fall as a prefix grows and the penalty is largest at ``max_len``, so
+    ``alive_log_prob / gnmt_length_penalty(max_len, alpha)`` bounds every score it can reach.
+    The result is the finished hypothesis with the highest score (``return_scores=True`` also
+    returns those scores). Pass a list as ``trace`` to receive a ``BeamStep`` per step.
+    """
+    if not isinstance(beam_size, int) or isinstance(beam_size, bool) or beam_size < 1:
+        raise ValueError(f"beam_size must be an integer >= 1, got {beam_size!r}")
+    _check_src(model, src)
+    _check_max_len(max_len)
+    _check_alpha(length_penalty)
+    _check_ids(model, bos_id, eos_id)
+    device, batch, K = src.device, src.shape[0], beam_size
+    finished: list[list[Finished]] = [[] for _ in range(batch)]
+    done = [False] * batch
+    best_finished = [NEG_INF] * batch                 # the best score among finished[b]
+    best_reachable_penalty = gnmt_length_penalty(max_len, length_penalty)
+
+    with _inference(model):
+        src_mask = model.source_mask(src)                               # (B, 1, 1, S)
+        memory = model.encode(src, src_mask)                            # (B, S, D)
+        memory = memory.repeat_interleave(K, dim=0)                     # (B*K, S, D): row b*K + k
+        src_mask = src_mask.repeat_interleave(K, dim=0)                 # (B*K, 1, 1, S)
+        tokens = torch.full((batch, K, 1), bos_id, dtype=torch.long, device=device)    # (B, K, 1)
+        # Only beam 0 is alive at first; the others start at -inf so that the first step does not
+        # fill the beam with K copies of the same prefix.
+        log_probs = torch.full((batch, K), NEG_INF, device=device)      # (B, K)
+        log_probs[:, 0] = 0.0
+        arange_k = torch.arange(K, device=device)
+
+        for step in range(1, max_len + 1):
+            active = torch.tensor([b for b in range(batch) if not done[b]], dtype=torch.long, device=device)
+            A = active.numel()
+            rows = (active[:, None] * K + arange_k).reshape(-1)         # (A*K,) rows of memory
+            prefix = tokens[active].reshape(A * K, step)                # (A*K, t)
+            next_lp = next_token_logits(model, memory[rows], src_mask[rows], prefix, bos_id)
+            next_lp = next_lp.log_softmax(dim=-1)                       # (A*K, V)
+            vocab = next_lp.shape[-1]
+            candidates = log_probs[active][:, :, None] + next_lp.view(A, K, vocab)   # (A, K, V)
+            width = min(2 * K, K * vocab)
+            top_lp, top_index = candidates.view(A, K * vocab).topk(width, dim=1)     # (A, 2K) sorted
+            top_beam, top_token = top_index // vocab, top_index % vocab              # (A, 2K)
+            is_eos = top_token == eos_id
+
+            # 1. finish: EOS among the best K (every one of the best K at the last step).
+            penalty = gnmt_length_penalty(step, length_penalty)
+            ends = torch.ones_like(is_eos[:, :K]) if step == max_len else is_eos[:, :K]
+            ends = ends & torch.isfinite(top_lp[:, :K])                             # (A, K)
+            where = ends.nonzero()                                                  # (F, 2): (a, rank)
+            if where.numel():
+                a_idx, r_idx = where[:, 0], where[:, 1]
+                ended_tokens = tokens[active[a_idx], top_beam[a_idx, r_idx], 1:].tolist()   # (F, t - 1)
+                for b, token, value, hyp in zip(
+                    active[a_idx].tolist(), top_token[a_idx, r_idx].tolist(),
+                    top_lp[a_idx, r_idx].tolist(), ended_tokens,
+                ):
+                    hyp = hyp + ([] if token == eos_id else [token])
+                    finished[b].append(Finished(hyp, value, value / penalty, step))
+                    best_finished[b] = max(best_finished[b], value / penalty)
+
+            # 2. continue: the best K extensions that are not EOS (a stable sort keeps their order).
+            keep = is_eos.to(torch.int8).argsort(dim=1, stable=True)[:, :K]          # (A, K)
+            new_beam, new_token = top_beam.gather(1, keep), top_token.gather(1, keep)
+            grown = torch.cat(
+                [tokens[active].gather(1, new_beam[:, :, None].expand(-1, -1, step)), new_token[:, :, None]],
+                dim=2,
+            )                                                                         # (A, K, t + 1)
+            tokens = torch.cat([tokens, tokens.new_full((batch, K, 1), model.pad_id)], dim=2)
+            tokens[active] = grown
+            log_probs[active] = top_lp.gather(1, keep)
+
+            # 3. stop a sentence with K finished, or when nothing alive can beat its best.
+            reachable = (log_probs[:, 0] / best_reachable_penalty).tolist()          # (B,)
+            for b in active.tolist():
+                if finished[b] and (
+                    len(finished[b]) >= K or step == max_len or best_finished[b] >= reachable[b]
+                ):
+                    done[b] = True
+            if trace is not None:
+                trace.append(BeamStep(step, tokens.clone(), log_probs.clone(), [list(f) for f in finished], list(done)))
+            if all(done):
+                break
+
+    best_hyps = [max(f, key=lambda h: h.score) for f in finished]
+    hyps = [h.tokens for h in best_hyps]
+    if return_scores:
+        return hyps, [h.score for h in best_hyps]
+    return hyps
+
+
+# ----------------------------------------------------------------------------------------------
+# scoring given outputs (teacher forcing)
+
+
+def score_hypotheses(
+    model: nn.Module,
+    src: torch.Tensor,
+    hyps: Sequence[Sequence[int]],
+    max_len: int | None = None,
+    length_penalty: float = 0.6,
+    bos_id: int = BOS_ID,
+    eos_id: int = EOS_ID,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The model's log-probability of given outputs, and their length-penalised scores, ``(B,)`` each.
+
+    ``hyps[b]`` are the tokens for source row ``b`` without BOS and EOS, as ``beam_search`` returns
+    them. EOS is appended, except to a hypothesis of exactly ``max_len`` tokens (one that was cut
+    there). This runs the model once on the whole output (teacher forcing), with the same rule
+    as decoding (padding and BOS impossible), so it checks the decoders' bookkeeping.
+    """
+    _check_src(model, src)
+    _check_alpha(length_penalty)
+    if len(hyps) != src.shape[0]:
+        raise ValueError(f"got {len(hyps)} hypotheses for {src.shape[0]} source sentences")
+    full = []
+    for hyp in hyps:
+        hyp = [int(t) for t in hyp]
+        if eos_id in hyp or bos_id in hyp or model.pad_id in hyp:
+            raise ValueError(f"hypothesis {hyp} must not contain BOS, EOS or padding")
+        if max_len is not None and len(hyp) > max_len:
+            raise ValueError(f"hypothesis of {len(hyp)} tokens is longer than max_len={max_len}")
+        cut = max_len is not None and len(hyp) == max_len
+        full.append(hyp + ([] if cut else [eos_id]))
+    width = max(len(seq) for seq in full)
+    target = torch.full((len(full), width), model.pad_id, dtype=torch.long, device=src.device)  # (B, L)
+    for row, seq in enumerate(full):
+        target[row, : len(seq)] = torch.tensor(seq, dtype=torch.long)
+    tgt_in = torch.cat([torch.full_like(target[:, :1], bos_id), target[:, :-1]], dim=1)       # (B, L)
+    with _inference(model):
+        logits = model(src, tgt_in).float()                                  # (B, L, V)
+        logits[..., [model.pad_id, bos_id]] = NEG_INF
+        token_lp = logits.log_softmax(dim=-1).gather(2, target[:, :, None]).squeeze(2)   # (B, L)
+        token_lp = token_lp.masked_fill(target == model.pad_id, 0.0)
+    log_prob = token_lp.sum(dim=1)                                           # (B,)
+    lengths = torch.tensor([len(seq) for seq in full], dtype=torch.float32, device=src.device)
+    return log_prob, log_prob / gnmt_length_penalty(lengths, length_penalty)
+
+
+# ----------------------------------------------------------------------------------------------
+# attention maps
+
+
+@dataclass
+class AttentionMaps:
+    """Attention weights of every layer, each ``(B, h, T_query, T_key)``.
+
+    ``encoder_self[l]``: ``(B, h, S, S)``; ``decoder_self[l]``: ``(B, h, T, T)``;
+    ``cross[l]``: ``(B, h, T, S)`` (queries from the decoder, keys from the source).
+    """
+
+    encoder_self: list[torch.Tensor]
+    decoder_self: list[torch.Tensor]
+    cross: list[torch.Tensor]
+
+
+def attention_maps(model: nn.Module, src: torch.Tensor, tgt_in: torch.Tensor) -> AttentionMaps:
+    """Run ``model(src, tgt_in)`` once and collect the attention weights of every head and layer.
+
+    A forward hook on each ``MultiHeadAttention`` module re-runs that module on the inputs it just
+    received with ``return_weights=True`` (calling ``.forward`` directly, so the hook does not fire
+    again). The model's classes are not changed, and the hooks are removed afterwards.
+    ``src`` ``(B, S)``, ``tgt_in`` ``(B, T)`` (BOS first).
+    """
+    _check_src(model, src)
+    if tgt_in.dim() != 2 or tgt_in.shape[0] != src.shape[0]:
+        raise ValueError(
+            f"tgt_in must be (batch, seq) with the batch of src {tuple(src.shape)}, got {tuple(tgt_in.shape)}"
+        )
+    collected: dict[str, list[torch.Tensor]] = {"encoder_self": [], "decoder_self": [], "cross": []}
+
+    def make_hook(name: str):
+        def hook(module, args, kwargs, output):
+            query, key, value, *rest = list(args) + [None]
+            mask = kwargs.get("mask", rest[0])
+            _, weights = module.forward(query, key, value, mask, return_weights=True)
+            collected[name].append(weights.detach())
+        return hook
+
+    handles = []
+    for layer in model.encoder.layers:
+        handles.append(layer.self_attention.register_forward_hook(make_hook("encoder_self"), with_kwargs=True))
+    for layer in model.decoder.layers:
+        handles.append(layer.self_attention.register_forward_hook(make_hook("decoder_self"), with_kwargs=True))
+        handles.append(layer.cross_attention.register_forward_hook(make_hook("cross"), with_kwargs=True))
+    try:
+        with _inference(model):
+            model(src, tgt_in)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return AttentionMaps(**collected)

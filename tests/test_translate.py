@@ -1,0 +1,117 @@
+"""Tests for transformer_book.translate: configs, data preparation and the model cache.
+
+They train on the tiny synthetic number task (``dataset="numbers"``), so they take seconds."""
+from __future__ import annotations
+
+import dataclasses
+import multiprocessing
+
+import pytest
+import torch
+
+from transformer_book.batching import BOS_ID, EOS_ID
+from transformer_book.translate import (
+    TranslatorConfig,
+    cache_key,
+    default_cache_dir,
+    load_splits,
+    make_split_batches,
+    prepare_data,
+    train_translator,
+)
+
+TINY = TranslatorConfig(
+    vocab_size=80, N=1, d_model=16, d_ff=32, h=2, dropout=0.0, epochs=3, batch_size=50,
+    warmup=10, lr_factor=0.5, max_len=40, dataset="numbers", dataset_size=600,
+)
+
+
+def test_config_profiles_and_validation():
+    full = TranslatorConfig.for_profile("full")
+    assert (full.d_model, full.N, full.d_ff, full.h) == (256, 3, 1024, 4)
+    quick = TranslatorConfig.for_profile("quick")
+    assert quick.d_model < full.d_model and quick.max_train_pairs is not None
+    assert TranslatorConfig.from_dict(full.to_dict()) == full
+    with pytest.raises(ValueError, match="profile"):
+        TranslatorConfig.for_profile("huge")
+    with pytest.raises(ValueError, match="divisible"):
+        TranslatorConfig(d_model=30, h=4)
+    with pytest.raises(ValueError, match="positive"):
+        TranslatorConfig(epochs=0)
+    with pytest.raises(ValueError, match="dataset"):
+        TranslatorConfig(dataset="wmt14")
+
+
+def test_prepare_data_trains_the_tokenizer_on_the_training_split_only():
+    tokenizer, splits, encoded = prepare_data(TINY)
+    assert set(splits) == {"train", "valid", "test"}
+    assert sum(len(pairs) for pairs in splits.values()) == TINY.dataset_size
+    german = {de for pairs in splits.values() for de, _ in pairs}
+    assert len(german) == TINY.dataset_size  # no German sentence in two splits
+    for name in splits:
+        assert len(encoded[name]) == len(splits[name])
+        for src, tgt in encoded[name]:
+            assert src[-1] == EOS_ID and tgt[0] == BOS_ID and tgt[-1] == EOS_ID
+            assert len(src) <= TINY.max_len
+    # a tokenizer trained on other text gives other ids: the split really is the training text
+    other, _, _ = prepare_data(dataclasses.replace(TINY, seed=1))
+    assert other.to_str() != tokenizer.to_str()
+    batches = make_split_batches(TINY, encoded)
+    assert sum(len(batch) for batch in batches["train"]) == len(splits["train"])
+
+
+def test_max_train_pairs_takes_a_fixed_random_subset():
+    config = dataclasses.replace(TINY, max_train_pairs=100)
+    subset = load_splits(config)["train"]
+    assert len(subset) == 100 and subset == load_splits(config)["train"]
+    everything = load_splits(TINY)["train"]
+    assert set(subset) <= set(everything) and subset != everything[:100]
+
+
+def test_cache_key_depends_on_config_and_data():
+    splits = load_splits(TINY)
+    key = cache_key(TINY, splits)
+    assert key == cache_key(TINY, load_splits(TINY))
+    assert key != cache_key(dataclasses.replace(TINY, epochs=TINY.epochs + 1), splits)
+    changed = {name: list(pairs) for name, pairs in splits.items()}
+    changed["test"][0] = ("neu", "0")
+    assert key != cache_key(TINY, changed)
+
+
+def test_default_cache_dir_follows_book_cache(monkeypatch, tmp_path):
+    monkeypatch.setenv("BOOK_CACHE", str(tmp_path))
+    assert default_cache_dir() == tmp_path / "translator"
+    monkeypatch.delenv("BOOK_CACHE")
+    assert default_cache_dir().parts[-3:] == ("_build", "cache", "translator")
+
+
+def test_train_translator_learns_and_caches(tmp_path):
+    model, tokenizer, splits, history = train_translator(TINY, cache_dir=tmp_path, device="cpu", progress=False)
+    assert history.valid_loss[-1] < history.valid_loss[0]
+    assert not model.training
+    folders = [p for p in tmp_path.iterdir() if p.is_dir()]
+    assert len(folders) == 1
+    assert sorted(p.name for p in folders[0].iterdir()) == ["model.safetensors", "tokenizer.json"]
+
+    again, tokenizer2, splits2, history2 = train_translator(TINY, cache_dir=tmp_path, device="cpu", progress=False)
+    assert history2 == history and splits2 == splits
+    assert tokenizer2.to_str() == tokenizer.to_str()
+    for a, b in zip(model.state_dict().values(), again.state_dict().values()):
+        assert torch.equal(a, b)
+    assert again.generator.proj.weight is again.src_embed[0].lookup.weight  # still tied
+
+
+def _train_in_subprocess(cache_dir: str) -> float:
+    torch.set_num_threads(1)
+    _, _, _, history = train_translator(TINY, cache_dir=cache_dir, device="cpu", progress=False)
+    return history.valid_loss[-1]
+
+
+def test_two_processes_training_at_once_share_one_intact_cache(tmp_path):
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(2) as pool:
+        results = pool.map(_train_in_subprocess, [str(tmp_path)] * 2)
+    assert results[0] == results[1]
+    (folder,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+    assert sorted(p.name for p in folder.iterdir()) == ["model.safetensors", "tokenizer.json"]
+    assert _train_in_subprocess(str(tmp_path)) == results[0]
