@@ -245,9 +245,11 @@ def test_other_bad_arguments():
 # attention maps
 
 
-def test_attention_maps_shapes_masks_and_values():
+@pytest.mark.parametrize("norm_first", [False, True])
+def test_attention_maps_shapes_masks_and_values(norm_first):
     torch.manual_seed(0)
-    model = make_model(VOCAB, N=2, d_model=16, d_ff=32, h=4, dropout=0.1, shared_vocab=True).train()
+    model = make_model(VOCAB, N=2, d_model=16, d_ff=32, h=4, dropout=0.1, shared_vocab=True, norm_first=norm_first)
+    model.train()
     tgt = torch.tensor([[BOS_ID, 4, 5], [BOS_ID, 5, PAD_ID], [BOS_ID, 1, 4]])
     maps = attention_maps(model, SRC, tgt)
     assert model.training                               # mode restored
@@ -265,6 +267,8 @@ def test_attention_maps_shapes_masks_and_values():
     model.eval()
     layer = model.encoder.layers[0]
     x = model.src_embed(SRC)
+    if norm_first:
+        x = layer.attention_block.norm(x)
     q = layer.self_attention.split_heads(layer.self_attention.w_q(x))
     k = layer.self_attention.split_heads(layer.self_attention.w_k(x))
     scores = (q @ k.transpose(-2, -1) / 2.0).masked_fill(pad[:, None, None, :], float("-inf"))  # d_k = 4

@@ -126,8 +126,10 @@ def decode_loop(
     bos_id: int,
     eos_id: int,
 ) -> torch.Tensor:
-    """Generate up to ``max_len`` tokens per sentence, choosing each with ``choose(logits (B, V)) ->
-    (B,)``. Returns ``(B, L)``, ``L <= max_len``: the generated ids (no BOS), padding after EOS."""
+    """Generate up to ``max_len`` tokens per sentence, choosing each with ``choose(logits (A, V)) ->
+    (A,)`` for the ``A`` rows that have not ended yet (rows that have produced EOS leave the
+    decoder's batch). Returns ``(B, L)``, ``L <= max_len``: the generated ids (no BOS), padding
+    after EOS."""
     _check_src(model, src)
     _check_max_len(max_len)
     _check_ids(model, bos_id, eos_id)
@@ -136,13 +138,14 @@ def decode_loop(
         memory = model.encode(src, src_mask)                   # (B, S, D)
         batch = src.shape[0]
         ys = torch.full((batch, 1), bos_id, dtype=torch.long, device=src.device)   # (B, 1)
-        finished = torch.zeros(batch, dtype=torch.bool, device=src.device)
+        alive = torch.arange(batch, device=src.device)         # (A,) rows still generating
         for _ in range(max_len):
-            logits = next_token_logits(model, memory, src_mask, ys, bos_id)       # (B, V)
-            token = choose(logits).masked_fill(finished, model.pad_id)            # (B,)
+            logits = next_token_logits(model, memory[alive], src_mask[alive], ys[alive], bos_id)  # (A, V)
+            token = torch.full((batch,), model.pad_id, dtype=torch.long, device=src.device)
+            token[alive] = choose(logits)                                         # (B,): pad if ended
             ys = torch.cat([ys, token[:, None]], dim=1)                           # (B, t + 1)
-            finished |= token == eos_id
-            if bool(finished.all()):
+            alive = alive[token[alive] != eos_id]
+            if alive.numel() == 0:
                 break
     return ys[:, 1:]
 
