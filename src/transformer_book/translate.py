@@ -95,8 +95,8 @@ class TranslatorConfig:
         """The book's settings for an execution profile (``book_profile()`` when None).
 
         - ``"full"``: d_model 128, 2 + 2 pre-norm layers, d_ff 512, 4 heads, a 4,000-token
-          vocabulary, the whole training split, 15 epochs of batches of 32 pairs: about 10 minutes
-          on 2 CPU cores (far less on a GPU). With so little data, many epochs of a small model
+          vocabulary, the whole training split, 15 epochs of batches of 32 pairs, budgeted for about
+          a quarter of an hour of 2 idle CPU cores (longer on a busy machine, far less on a GPU). With so little data, many epochs of a small model
           beat a few epochs of a large one in the same time: d_model 256 and 3 + 3 layers manage
           6 epochs in that time and still ignore most of the source.
         - ``"quick"``: a tiny model (d_model 64, 2 + 2 layers) on a subset of 3,000 training pairs
