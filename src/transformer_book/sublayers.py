@@ -14,9 +14,11 @@ class SublayerConnection(nn.Module):
     * pre-norm (GPT-2 and most models since, ``norm_first=True``): ``x + Dropout(sublayer(LayerNorm(x)))``
     """
 
-    def __init__(self, d_model: int, dropout: float = 0.0, norm_first: bool = False, eps: float = 1e-5) -> None:
+    def __init__(
+        self, d_model: int, dropout: float = 0.0, norm_first: bool = False, eps: float = 1e-5, bias: bool = True
+    ) -> None:
         super().__init__()
-        self.norm = nn.LayerNorm(d_model, eps=eps)
+        self.norm = nn.LayerNorm(d_model, eps=eps, bias=bias)   # bias=False: a gain but no shift
         self.dropout = nn.Dropout(dropout)
         self.norm_first = norm_first
 

