@@ -7,8 +7,8 @@ they differ only in the encoder and decoder stacks, the book's ``Encoder``/``Dec
 ``nn.Transformer``'s, with the same starting weights (copied by ``parity.to_torch_transformer``)
 and dropout 0.1 in both.
 
-Sizes: d_model 256, 3 + 3 layers, d_ff 1024, 4 heads, the 8,000-token shared BPE vocabulary of the
-full profile, batches of 64 sentence pairs of about 16 target tokens from the Ding training split.
+Sizes: d_model 256, 3 + 3 layers, d_ff 1024, 4 heads, the full profile's shared BPE vocabulary,
+batches of 64 sentence pairs of about 16 target tokens from the Ding training split.
 
 Prints JSON: median target tokens per second of each case over the rounds and the ratios. The
 thread count is fixed and reported, every case is warmed up, and the cases alternate within each
@@ -29,42 +29,13 @@ from contextlib import nullcontext
 from pathlib import Path
 
 import torch
-from torch import nn
 
+from bleu_vs_torch import TorchEncoderDecoder   # benchmarks/ is on sys.path when run as a script
 from transformer_book.batching import Batch, make_batches
-from transformer_book.model import EncoderDecoder, make_model
-from transformer_book.parity import to_torch_transformer
+from transformer_book.model import make_model
 from transformer_book.training import label_smoothed_loss, make_optimizer, make_scheduler
 from transformer_book.translate import TranslatorConfig, prepare_data
 from transformer_book.utils import seed_everything
-
-
-class TorchStacks(nn.Module):
-    """The book's embeddings and generator around ``nn.Transformer``'s encoder and decoder stacks."""
-
-    def __init__(self, book: EncoderDecoder, dropout: float) -> None:
-        super().__init__()
-        book = copy.deepcopy(book)                      # its own copy of the (tied) embeddings
-        self.src_embed, self.tgt_embed, self.generator = book.src_embed, book.tgt_embed, book.generator
-        self.pad_id = book.pad_id
-        copied = to_torch_transformer(book)             # same weights, dropout 0
-        self.transformer = nn.Transformer(
-            d_model=copied.d_model, nhead=copied.nhead,
-            num_encoder_layers=len(copied.encoder.layers), num_decoder_layers=len(copied.decoder.layers),
-            dim_feedforward=copied.encoder.layers[0].linear1.out_features, dropout=dropout,
-            batch_first=True, norm_first=copied.encoder.layers[0].norm_first,
-        )
-        self.transformer.load_state_dict(copied.state_dict())
-
-    def forward(self, src: torch.Tensor, tgt: torch.Tensor) -> torch.Tensor:
-        length = tgt.shape[1]
-        blocked = torch.ones(length, length, dtype=torch.bool, device=tgt.device).triu(1)  # True = blocked
-        src_pad, tgt_pad = src == self.pad_id, tgt == self.pad_id
-        states = self.transformer(
-            self.src_embed(src), self.tgt_embed(tgt), tgt_mask=blocked, src_key_padding_mask=src_pad,
-            tgt_key_padding_mask=tgt_pad, memory_key_padding_mask=src_pad, tgt_is_causal=True,
-        )                                                 # (B, T, D)
-        return self.generator(states)                     # (B, T, V)
 
 
 def benchmark_batches(batch_size: int, length: int) -> tuple[list[Batch], int]:
@@ -106,7 +77,7 @@ def main() -> None:
     seed_everything(0)
     book = make_model(vocab, N=3, d_model=256, d_ff=1024, h=4, dropout=args.dropout,
                       shared_vocab=True, norm_first=norm_first, final_norm=True)
-    reference = TorchStacks(book, args.dropout)
+    reference = TorchEncoderDecoder(book, args.dropout)
     models = {"book": book, "torch": reference}
     cases = {"book": ("book", None), "torch": ("torch", None)}
     if with_bf16:

@@ -19,7 +19,7 @@ from tokenizers import Tokenizer, models, trainers
 from .batching import pad_sequences
 from .bert import BertForMaskedLM
 from .bert_weights import configure_bert_tokenizer
-from .training import label_smoothed_loss
+from .training import label_smoothed_loss, weight_decay_groups
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")   # ids 0..4
 PAD_ID, UNK_ID, CLS_ID, SEP_ID, MASK_ID = range(5)
@@ -133,10 +133,7 @@ def bert_lr(step: int, total_steps: int, warmup_steps: int) -> float:
 def make_adamw(model: nn.Module, lr: float, weight_decay: float = 0.01) -> torch.optim.AdamW:
     """AdamW with BERT's settings: decoupled weight decay on the weight matrices and embedding
     tables only, not on the biases and LayerNorm parameters (the 1-D tensors)."""
-    decay = [p for p in model.parameters() if p.requires_grad and p.dim() >= 2]
-    no_decay = [p for p in model.parameters() if p.requires_grad and p.dim() < 2]
-    groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=lr, betas=(0.9, 0.999), eps=1e-6)
+    return torch.optim.AdamW(weight_decay_groups(model, weight_decay), lr=lr, betas=(0.9, 0.999), eps=1e-6)
 
 
 @dataclass

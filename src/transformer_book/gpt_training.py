@@ -23,6 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .training import weight_decay_groups
+
 
 class CharTokenizer:
     """Every distinct character of a text is a token; ids follow the characters' sorted order."""
@@ -87,14 +89,9 @@ def make_adamw(model: nn.Module, lr: float, weight_decay: float = 0.1,
     ``fused=None`` uses PyTorch's fused kernel where it exists (one kernel for all parameters,
     instead of a Python loop over them): on the CPU since PyTorch 2.4, and on CUDA.
     """
-    params = [p for p in model.parameters() if p.requires_grad]   # a tied matrix is listed once
-    groups = [
-        {"params": [p for p in params if p.dim() >= 2], "weight_decay": weight_decay},
-        {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
-    ]
     if fused is None:
-        fused = params[0].device.type in ("cpu", "cuda")
-    return torch.optim.AdamW(groups, lr=lr, betas=betas, fused=fused)
+        fused = next(model.parameters()).device.type in ("cpu", "cuda")
+    return torch.optim.AdamW(weight_decay_groups(model, weight_decay), lr=lr, betas=betas, fused=fused)
 
 
 def estimate_loss(model: nn.Module, data: torch.Tensor, eval_iters: int, batch_size: int, block_size: int,

@@ -101,6 +101,17 @@ def transformer_lr(step: int, d_model: int, warmup: int, factor: float = 1.0) ->
     return factor * d_model ** -0.5 * min(step ** -0.5, step * warmup ** -1.5)
 
 
+def weight_decay_groups(model: nn.Module, weight_decay: float) -> list[dict]:
+    """AdamW parameter groups: ``weight_decay`` on the weight matrices and embedding tables (the
+    tensors of two or more dimensions), none on the biases and LayerNorm parameters (1-D).
+    A tied matrix is listed once."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    return [
+        {"params": [p for p in params if p.dim() >= 2], "weight_decay": weight_decay},
+        {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
+    ]
+
+
 def make_optimizer(model: nn.Module, lr: float = 1.0) -> torch.optim.Adam:
     """Adam with the paper's ``betas=(0.9, 0.98)`` and ``eps=1e-9``.
 
