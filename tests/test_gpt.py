@@ -5,7 +5,7 @@ from torch import nn
 
 from transformer_book.feed_forward import PositionwiseFeedForward
 from transformer_book.generation import generate, next_token
-from transformer_book.gpt import GPT, GPTConfig, KVCache, LayerCache, gpt2_small_config
+from transformer_book.gpt import GPT, GPTConfig, KVCache, LayerCache, gpt2_small_config, width_scaled_init_std
 from transformer_book.sublayers import SublayerConnection
 from transformer_book.utils import count_parameters
 
@@ -68,6 +68,7 @@ def test_bad_inputs_are_reported():
     ({"n_layer": 0}, "n_layer"),
     ({"dropout": 1.0}, "dropout"),
     ({"activation": "swish"}, "activation"),
+    ({"init_std": 0.0}, "init_std"),
 ])
 def test_config_is_checked(changes, message):
     with pytest.raises(ValueError, match=message):
@@ -101,6 +102,30 @@ def test_initialisation_follows_gpt2():
     assert abs(model.token_embedding.weight.std().item() - 0.02) < 0.002
     assert abs(model.blocks[0].attention.w_o.weight.std().item() - 0.02 / (2 * 4) ** 0.5) < 0.001
     assert torch.count_nonzero(model.blocks[0].attention.w_qkv.bias) == 0
+
+
+def test_width_scaled_init_std_keeps_gpt2s_output_scale():
+    assert width_scaled_init_std(768) == pytest.approx(0.02)
+    assert width_scaled_init_std(128) == pytest.approx(0.02 * 6 ** 0.5)
+    torch.manual_seed(0)
+    scales = []
+    for width in (128, 768):
+        layer = nn.Linear(width, width, bias=False)
+        nn.init.normal_(layer.weight, std=width_scaled_init_std(width))
+        scales.append(layer(nn.functional.layer_norm(torch.randn(4096, width), (width,))).std().item())
+    assert scales[0] == pytest.approx(scales[1], rel=0.05)           # both 0.02 * sqrt(768)
+    assert scales[0] == pytest.approx(0.02 * 768 ** 0.5, rel=0.05)
+    with pytest.raises(ValueError, match="positive"):
+        width_scaled_init_std(0)
+
+
+def test_init_std_scales_every_initial_matrix():
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=500, block_size=64, n_layer=4, n_head=4, n_embd=64, init_std=0.05))
+    assert abs(model.token_embedding.weight.std().item() - 0.05) < 0.004
+    assert abs(model.position_embedding.table.weight.std().item() - 0.05) < 0.004
+    assert abs(model.blocks[0].feed_forward.linear1.weight.std().item() - 0.05) < 0.004
+    assert abs(model.blocks[3].feed_forward.linear2.weight.std().item() - 0.05 / (2 * 4) ** 0.5) < 0.002
 
 
 def test_gpt2_small_has_gpt2_smalls_parameter_count():

@@ -39,6 +39,7 @@ class GPTConfig:
     activation: str = "gelu_tanh"  # GPT-2's "gelu_new"; "gelu" is the exact GELU
     eps: float = 1e-5             # LayerNorm epsilon
     bias: bool = True             # biases in the Linear layers and LayerNorms (nanoGPT: False)
+    init_std: float = 0.02        # std of the initial weights; GPT-2's 0.02 suits its width of 768
 
     def __post_init__(self) -> None:
         for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
@@ -48,6 +49,8 @@ class GPTConfig:
             raise ValueError(f"n_embd={self.n_embd} must be divisible by n_head={self.n_head}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if not self.init_std > 0.0:
+            raise ValueError(f"init_std must be positive, got {self.init_std}")
         if self.activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {self.activation!r}")
 
@@ -175,15 +178,14 @@ class GPT(nn.Module):
         self.head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
         self.head.weight = self.token_embedding.weight           # weight tying: one (V, D) matrix
         self.apply(self._init_weights)
-        residual_std = 0.02 / math.sqrt(2 * config.n_layer)      # GPT-2: scale the residual writes
+        residual_std = config.init_std / math.sqrt(2 * config.n_layer)   # GPT-2: scale the residual writes
         for block in self.blocks:
             nn.init.normal_(block.attention.w_o.weight, std=residual_std)
             nn.init.normal_(block.feed_forward.linear2.weight, std=residual_std)
 
-    @staticmethod
-    def _init_weights(module: nn.Module) -> None:
+    def _init_weights(self, module: nn.Module) -> None:
         if isinstance(module, (nn.Linear, nn.Embedding)):
-            nn.init.normal_(module.weight, std=0.02)
+            nn.init.normal_(module.weight, std=self.config.init_std)
         if isinstance(module, nn.Linear) and module.bias is not None:
             nn.init.zeros_(module.bias)
 
@@ -219,3 +221,15 @@ class GPT(nn.Module):
 def gpt2_small_config(**changes) -> GPTConfig:
     """GPT-2 small: 12 layers, 12 heads, D = 768, 1024 positions, 50,257 tokens."""
     return GPTConfig(**changes)
+
+
+def width_scaled_init_std(n_embd: int, reference_std: float = 0.02, reference_width: int = 768) -> float:
+    """GPT-2's initial std (0.02 at width 768) carried over to width ``n_embd``.
+
+    A matrix with entries of std ``s`` maps unit-variance inputs of width ``d`` to outputs of std
+    ``s * sqrt(d)``. Keeping GPT-2's output scale, ``0.02 * sqrt(768)``, at another width gives
+    ``0.02 * sqrt(768 / n_embd)``: 0.02 for GPT-2 small, about 0.049 for a width of 128.
+    """
+    if n_embd < 1 or reference_width < 1 or not reference_std > 0.0:
+        raise ValueError(f"widths must be positive and the std above 0, got {n_embd}, {reference_width}, {reference_std}")
+    return reference_std * math.sqrt(reference_width / n_embd)
