@@ -13,7 +13,11 @@ Two measurements, printed as JSON:
    here from nanoGPT's published description (no code copied): bias-free Linear and LayerNorm,
    exact GELU, ``F.scaled_dot_product_attention(is_causal=True)``, AdamW without ``fused`` (on a CPU
    that is PyTorch's loop over the parameters), batches stacked from a NumPy memory map. Ratios
-   below 1 mean the book's model is faster. nanoGPT itself is not available offline.
+   below 1 mean the book's model is faster. nanoGPT itself is not available offline. The variants:
+   ``book`` (eager, as chapter 14 trains it), ``book_plain_attention`` (the step-by-step attention
+   of chapter 5), ``book_loop_adamw`` (AdamW's loop instead of the fused kernel), and
+   ``book_compiled`` (the same model under ``torch.compile``, which nanoGPT's CPU command turns off;
+   ``compile_seconds`` is the time of the first, compiling step).
 2. ``run``: the book's model trained for the full 2000 iterations twice, with nanoGPT's initial
    weight std of 0.02 (``init_0.02``) and with the book's ``width_scaled_init_std`` (0.049 at width
    128, ``init_width_scaled``); the validation loss is the mean cross-entropy over 200 random
@@ -125,16 +129,30 @@ def book_config(vocab: int, init_std: float = 0.02) -> GPTConfig:
                      bias=False, activation="gelu", init_std=init_std)
 
 
-def book_step_factory(train: torch.Tensor, vocab: int, fused_attention: bool = True, fused_adamw: bool = True):
+def book_step_factory(train: torch.Tensor, vocab: int, fused_attention: bool = True, fused_adamw: bool = True,
+                      compiled: bool = False):
     model = GPT(book_config(vocab)).set_fused_attention(fused_attention).train()
     optimizer = make_adamw(model, 1e-3, 0.1, (0.9, 0.99), fused=fused_adamw)
     generator = torch.Generator().manual_seed(0)
+    forward = torch.compile(model) if compiled else model
 
     def step() -> None:
         x, y = random_batch(train, 12, 64, generator)
-        train_step(model, optimizer, x, y, 1e-3, 1.0).item()
+        train_step(forward, optimizer, x, y, 1e-3, 1.0).item()
 
     return step
+
+
+def compiled_step_or_reason(train: torch.Tensor, vocab: int):
+    """The book's step under ``torch.compile`` (compiled by a first step), or why it cannot run here
+    (the inductor backend needs a C++ compiler)."""
+    step = book_step_factory(train, vocab, compiled=True)
+    start = time.perf_counter()
+    try:
+        step()
+    except Exception as error:      # a missing compiler surfaces only at the first call
+        return None, f"torch.compile unavailable: {type(error).__name__}: {str(error)[:200]}"
+    return step, round(time.perf_counter() - start, 1)
 
 
 def median_step_ms(step, steps: int) -> list[float]:
@@ -173,6 +191,10 @@ def main() -> None:
             "book_loop_adamw": book_step_factory(train, tokenizer.vocab_size, fused_adamw=False),
             "nanogpt_style": reference_step_factory(bin_path, tokenizer.vocab_size),
         }
+        compiled_step, compile_seconds = compiled_step_or_reason(train, tokenizer.vocab_size)
+        result["compile_seconds"] = compile_seconds
+        if compiled_step is not None:
+            variants["book_compiled"] = compiled_step
         times: dict[str, list[float]] = {name: [] for name in variants}
         for step in variants.values():   # warm-up
             median_step_ms(step, 5)
