@@ -1,15 +1,11 @@
 """The GPT: shapes, causality, parity with transformers' GPT-2, the KV cache, and generation."""
-import math
-
 import pytest
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from transformer_book.feed_forward import PositionwiseFeedForward
 from transformer_book.generation import generate, next_token
-from transformer_book.gpt import (SHORT_BLOCK, GPT, GPTConfig, KVCache, LayerCache, causal_attention_matmul, causal_bias,
-                                  gpt2_small_config, width_scaled_init_std)
+from transformer_book.gpt import GPT, GPTConfig, KVCache, LayerCache, gpt2_small_config, width_scaled_init_std
 from transformer_book.sublayers import SublayerConnection
 from transformer_book.utils import count_parameters
 
@@ -50,34 +46,6 @@ def test_fused_and_step_by_step_attention_agree():
     model = tiny_model()
     x = torch.randint(0, 23, (2, 12))
     fused = model(x)
-    assert torch.allclose(model.set_fused_attention(False)(x), fused, atol=ATOL)
-
-
-@pytest.mark.parametrize("shape", [(2, 3, 1, 4), (2, 3, 9, 4), (1, 2, 64, 8)])
-def test_matmul_causal_attention_equals_the_fused_kernel_with_gradients(shape):
-    torch.manual_seed(0)
-    q, k, v = (torch.randn(shape, requires_grad=True) for _ in range(3))
-    ours = causal_attention_matmul(q, k, v)
-    ours_grads = torch.autograd.grad(ours.square().sum(), (q, k, v))
-    fused = F.scaled_dot_product_attention(q, k, v, is_causal=True)
-    fused_grads = torch.autograd.grad(fused.square().sum(), (q, k, v))
-    assert torch.allclose(ours, fused, atol=ATOL)
-    for a, b in zip(ours_grads, fused_grads):
-        assert torch.allclose(a, b, atol=1e-5)
-    assert torch.equal(causal_bias(3), torch.tensor([[0.0, -math.inf, -math.inf], [0.0, 0.0, -math.inf], [0.0, 0.0, 0.0]]))
-
-
-@pytest.mark.parametrize("length", [SHORT_BLOCK, SHORT_BLOCK + 1])
-def test_short_and_long_blocks_take_their_kernels_and_agree(length, monkeypatch):
-    import transformer_book.gpt as gpt_module
-
-    calls = []
-    real = gpt_module.causal_attention_matmul
-    monkeypatch.setattr(gpt_module, "causal_attention_matmul", lambda *a: calls.append(1) or real(*a))
-    model = GPT(GPTConfig(vocab_size=23, block_size=2 * SHORT_BLOCK, n_layer=1, n_head=2, n_embd=8)).eval()
-    x = torch.randint(0, 23, (1, length))
-    fused = model(x)
-    assert len(calls) == (1 if length <= SHORT_BLOCK else 0)
     assert torch.allclose(model.set_fused_attention(False)(x), fused, atol=ATOL)
 
 

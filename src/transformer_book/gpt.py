@@ -13,7 +13,6 @@ Shapes: token ids ``(B, T)``, states ``(B, T, D)``, logits ``(B, T, V)``; each h
 """
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import dataclass
 
@@ -102,41 +101,14 @@ class KVCache:
         return self.layers[0].length
 
 
-SHORT_BLOCK = 128   # up to this many positions, on a CPU, causal_attention_matmul beats the fused kernel
-
-
-@functools.lru_cache(maxsize=16)
-def causal_bias(length: int, dtype: torch.dtype = torch.float32, device: str = "cpu") -> torch.Tensor:
-    """``(T, T)``: 0 where query ``i`` may see key ``j`` (``j <= i``), ``-inf`` above the diagonal.
-    Cached per size: every layer and step of a run reuses one tensor (do not modify it)."""
-    return torch.full((length, length), float("-inf"), dtype=dtype, device=device).triu(1)
-
-
-def causal_attention_matmul(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    """Causal self-attention ``(B, H, T, d_k)`` -> ``(B, H, T, d_k)`` in three kernels: one batched
-    product that also scales and adds the mask (``torch.baddbmm``), a softmax, and a second product.
-
-    The same function as ``F.scaled_dot_product_attention(q, k, v, is_causal=True)``. On a CPU,
-    for blocks of up to ``SHORT_BLOCK`` positions, it is faster than PyTorch's fused kernel, whose
-    tiling pays off only on longer sequences (``benchmarks/gpt_train.py`` measures it).
-    """
-    batch, heads, length, d_k = q.shape
-    rows = batch * heads
-    scores = torch.baddbmm(causal_bias(length, q.dtype, str(q.device)).expand(rows, length, length),
-                           q.reshape(rows, length, d_k), k.reshape(rows, length, d_k).transpose(1, 2),
-                           alpha=1.0 / math.sqrt(d_k))                                     # (BH, T, T)
-    return torch.bmm(scores.softmax(dim=-1), v.reshape(rows, length, d_k)).view(batch, heads, length, d_k)
-
-
 class CausalSelfAttention(nn.Module):
     """Masked multi-head self-attention, with the query, key and value projections in one matrix.
 
     ``w_qkv`` computes ``[Q | K | V]`` in one ``(D, 3D)`` matrix product (GPT-2's ``c_attn``);
     ``w_o`` mixes the heads (``c_proj``). Shape ``(B, T, D)`` in and out. With a ``LayerCache``
     the new keys and values are appended to those of the earlier positions, and the ``T`` new
-    queries attend to all ``past + T`` keys. ``fused=True`` takes the fastest exact kernel:
-    ``F.scaled_dot_product_attention``, or ``causal_attention_matmul`` for short blocks on a CPU;
-    ``fused=False`` runs the book's step-by-step attention (chapter 5): the same numbers, more slowly.
+    queries attend to all ``past + T`` keys. ``fused=False`` runs the book's step-by-step attention
+    (chapter 5) instead of ``F.scaled_dot_product_attention``: the same numbers, more slowly.
     """
 
     def __init__(self, d_model: int, num_heads: int, dropout: float = 0.0, bias: bool = True) -> None:
@@ -162,8 +134,6 @@ class CausalSelfAttention(nn.Module):
 
     def _attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, dropout_p: float) -> torch.Tensor:
         length, past = q.shape[2], k.shape[2] - q.shape[2]
-        if self.fused and past == 0 and dropout_p == 0.0 and q.device.type == "cpu" and length <= SHORT_BLOCK:
-            return causal_attention_matmul(q, k, v)   # short blocks on a CPU: three plain kernels are faster
         if self.fused and past == 0:       # training, and the prompt: the fused causal kernel
             return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p, is_causal=True)
         if self.fused and length == 1:     # one new token may see every cached one: no mask at all
