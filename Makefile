@@ -27,8 +27,10 @@ $(STAMP): pyproject.toml constraints.txt
 
 # Execute every chapter in the full profile and write the site to _build/html; any warning
 # or failing cell fails the build.
+# The doctrees go too: Sphinx would skip re-reading an unchanged chapter, which then has no executed
+# notebook in _build/jupyter_execute for the launch buttons to copy (and the build fails).
 book: $(STAMP)
-	rm -rf _build/html _build/jupyter_execute _build/.jupyter_cache
+	rm -rf _build/html _build/jupyter_execute _build/.jupyter_cache _build/.doctrees
 	BOOK_PROFILE=$${BOOK_PROFILE:-full} $(VENV)/bin/jupyter-book build . --builder html -W --keep-going
 
 # Unit tests plus nbval on every chapter (quick profile), on $(WORKERS) workers with one torch
