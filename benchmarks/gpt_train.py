@@ -191,10 +191,12 @@ def main() -> None:
             "book_loop_adamw": book_step_factory(train, tokenizer.vocab_size, fused_adamw=False),
             "nanogpt_style": reference_step_factory(bin_path, tokenizer.vocab_size),
         }
-        compiled_step, compile_seconds = compiled_step_or_reason(train, tokenizer.vocab_size)
-        result["compile_seconds"] = compile_seconds
+        compiled_step, seconds_or_reason = compiled_step_or_reason(train, tokenizer.vocab_size)
         if compiled_step is not None:
             variants["book_compiled"] = compiled_step
+            result["compile_seconds"] = seconds_or_reason
+        else:
+            result["compile_unavailable"] = seconds_or_reason
         times: dict[str, list[float]] = {name: [] for name in variants}
         for step in variants.values():   # warm-up
             median_step_ms(step, 5)
