@@ -5,7 +5,10 @@ generator tied to the shared embedding matrix, the same loss (``training.label_s
 smoothing 0.1), the same optimizer (Adam 0.9/0.98, the paper's schedule) and gradient clipping:
 they differ only in the encoder and decoder stacks, the book's ``Encoder``/``Decoder`` against
 ``nn.Transformer``'s, with the same starting weights (copied by ``parity.to_torch_transformer``)
-and dropout 0.1 in both.
+and dropout 0.1 in both. The book's model puts dropout where the paper does (on each sublayer's
+output and on the embeddings); ``nn.Transformer`` also drops attention weights and the
+feed-forward hidden units. A third case, "book_torch_dropout", is the book's model with
+``nn.Transformer``'s placement, so that the ratio can be read both ways.
 
 Sizes: d_model 256, 3 + 3 layers, d_ff 1024, 4 heads, the full profile's shared BPE vocabulary,
 batches of 64 sentence pairs of about 16 target tokens from the Ding training split.
@@ -75,11 +78,14 @@ def main() -> None:
     batches, vocab = benchmark_batches(args.batch, args.length)
     norm_first = {"pre": True, "post": False}.get(args.norm, TranslatorConfig.for_profile("full").norm_first)
     seed_everything(0)
-    book = make_model(vocab, N=3, d_model=256, d_ff=1024, h=4, dropout=args.dropout,
-                      shared_vocab=True, norm_first=norm_first, final_norm=True)
+    sizes = dict(N=3, d_model=256, d_ff=1024, h=4, dropout=args.dropout, shared_vocab=True,
+                 norm_first=norm_first, final_norm=True)
+    book = make_model(vocab, **sizes)
+    seed_everything(0)
+    book_torch_dropout = make_model(vocab, **sizes, attention_dropout=args.dropout, activation_dropout=args.dropout)
     reference = TorchEncoderDecoder(book, args.dropout)
-    models = {"book": book, "torch": reference}
-    cases = {"book": ("book", None), "torch": ("torch", None)}
+    models = {"book": book, "book_torch_dropout": book_torch_dropout, "torch": reference}
+    cases = {name: (name, None) for name in models}
     if with_bf16:
         models["book_bf16"] = copy.deepcopy(book)
         models["torch_bf16"] = copy.deepcopy(reference)
@@ -116,7 +122,10 @@ def main() -> None:
             tokens, seconds = train_steps(name, args.steps)
             rates[name].append(tokens / seconds)
     median = {name: statistics.median(values) for name, values in rates.items()}
-    ratios = {"book / torch (float32)": median["book"] / median["torch"]}
+    ratios = {
+        "book / torch (float32)": median["book"] / median["torch"],
+        "book with torch's dropout placement / torch (float32)": median["book_torch_dropout"] / median["torch"],
+    }
     if with_bf16:
         ratios["book bf16 / torch float32"] = median["book_bf16"] / median["torch"]
         ratios["book bf16 / torch bf16"] = median["book_bf16"] / median["torch_bf16"]
@@ -129,6 +138,8 @@ def main() -> None:
         "cpu_bf16": cpu_has_bf16(),
         "model": {"d_model": 256, "layers": "3+3", "d_ff": 1024, "heads": 4, "vocab": vocab,
                   "dropout": args.dropout, "shared_tied_embeddings": True,
+                  "dropout_placement": {"book": "embeddings and sublayer outputs (the paper)",
+                                        "book_torch_dropout and torch": "also attention weights and FFN hidden units"},
                   "norm": "pre-norm" if norm_first else "post-norm"},
         "batches": {"pairs": args.batch, "target_tokens_mean": statistics.mean(b.ntokens / len(b) for b in batches),
                     "distinct_batches": len(batches)},

@@ -105,3 +105,15 @@ def test_source_padding_does_not_change_the_output():
     short, padded = SRC[1:, :3], SRC[1:]
     tgt = TGT[1:, :3]
     assert torch.allclose(model(short, tgt), model(padded, tgt), atol=ATOL)
+
+
+def test_make_model_puts_dropout_where_the_paper_does_unless_asked():
+    paper = make_model(11, N=1, d_model=16, d_ff=32, h=4, dropout=0.1)
+    rates = {name: module.p for name, module in paper.named_modules() if isinstance(module, nn.Dropout)}
+    assert rates["encoder.layers.0.feed_forward.dropout"] == rates["decoder.layers.0.feed_forward.dropout"] == 0.0
+    assert rates["encoder.layers.0.attention_block.dropout"] == rates["src_embed.1.dropout"] == 0.1
+    assert paper.decoder.layers[0].cross_attention.dropout == 0.0
+    torch_style = make_model(11, N=1, d_model=16, d_ff=32, h=4, dropout=0.1, attention_dropout=0.1,
+                             activation_dropout=0.1)
+    layer = torch_style.decoder.layers[0]
+    assert layer.self_attention.dropout == layer.cross_attention.dropout == layer.feed_forward.dropout.p == 0.1

@@ -94,3 +94,24 @@ def test_encoder_layer_dropout_changes_output_in_training_only():
     assert torch.equal(layer(x), layer(x))
     layer.train()
     assert not torch.equal(layer(x), layer(x))
+
+
+def test_encoder_layer_puts_dropout_where_the_paper_does_by_default():
+    layer = EncoderLayer(8, 2, 16, dropout=0.3)
+    assert layer.attention_block.dropout.p == layer.feed_forward_block.dropout.p == 0.3
+    assert layer.self_attention.dropout == 0.0 and layer.feed_forward.dropout.p == 0.0
+    torch_style = EncoderLayer(8, 2, 16, dropout=0.3, attention_dropout=0.3, activation_dropout=0.3)
+    assert torch_style.self_attention.dropout == 0.3 and torch_style.feed_forward.dropout.p == 0.3
+
+
+@pytest.mark.parametrize("where", ["attention_dropout", "activation_dropout"])
+def test_each_inner_dropout_acts_in_training_only(where):
+    torch.manual_seed(0)
+    x = torch.randn(2, 4, 8)
+    quiet = EncoderLayer(8, 2, 16, dropout=0.0).train()
+    assert torch.equal(quiet(x), quiet(x))                      # no dropout anywhere: deterministic
+    layer = EncoderLayer(8, 2, 16, dropout=0.0, **{where: 0.5})
+    layer.train()
+    assert not torch.equal(layer(x), layer(x))
+    layer.eval()
+    assert torch.equal(layer(x), layer(x))

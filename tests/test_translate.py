@@ -12,6 +12,7 @@ import torch
 from transformer_book.batching import BOS_ID, EOS_ID
 from transformer_book.translate import (
     TranslatorConfig,
+    build_model,
     cache_key,
     default_cache_dir,
     load_splits,
@@ -40,6 +41,21 @@ def test_config_profiles_and_validation():
         TranslatorConfig(epochs=0)
     with pytest.raises(ValueError, match="dataset"):
         TranslatorConfig(dataset="wmt14")
+    with pytest.raises(ValueError, match="attention_dropout"):
+        TranslatorConfig(attention_dropout=1.0)
+    with pytest.raises(ValueError, match="activation_dropout"):
+        TranslatorConfig(activation_dropout=-0.1)
+
+
+def test_build_model_places_dropout_as_the_config_says():
+    paper = build_model(TranslatorConfig(vocab_size=50, d_model=16, d_ff=32, h=2, dropout=0.2))
+    layer = paper.decoder.layers[0]
+    assert layer.self_attention_block.dropout.p == 0.2 and layer.feed_forward.dropout.p == 0.0
+    assert layer.self_attention.dropout == layer.cross_attention.dropout == 0.0
+    more = build_model(TranslatorConfig(vocab_size=50, d_model=16, d_ff=32, h=2, attention_dropout=0.3,
+                                        activation_dropout=0.4))
+    assert more.encoder.layers[0].self_attention.dropout == 0.3
+    assert more.encoder.layers[0].feed_forward.dropout.p == 0.4
 
 
 def test_prepare_data_trains_the_tokenizer_on_the_training_split_only():

@@ -106,11 +106,9 @@ class BertModel(nn.Module):
         layer = lambda: EncoderLayer(  # noqa: E731 - the factory LayerStack calls once per layer
             config.hidden_size, config.num_attention_heads, config.intermediate_size,
             dropout=config.hidden_dropout_prob, norm_first=False, activation="gelu",
-            eps=config.layer_norm_eps,
-        )
+            eps=config.layer_norm_eps, attention_dropout=config.attention_probs_dropout_prob,
+        )  # no dropout on the feed-forward hidden units, as in BERT (activation_dropout 0)
         self.encoder = Encoder(layer, config.num_hidden_layers, config.hidden_size, final_norm=False)
-        for block in self.encoder.layers:  # attention dropout has its own rate in BERT
-            block.self_attention.dropout = config.attention_probs_dropout_prob
         self.pooler = BertPooler(config) if add_pooling_layer else None
         init_bert_weights(self)
 

@@ -17,6 +17,10 @@ class DecoderLayer(nn.Module):
     2. cross-attention: the QUERIES come from the decoder (``x``), the KEYS and VALUES from the
        encoder output (``memory``, ``(B, S, D)``; ``memory_mask``: the source padding);
     3. the position-wise feed-forward network.
+
+    ``dropout`` is the paper's residual dropout, on each sublayer's output. ``attention_dropout``
+    (on the attention weights) and ``activation_dropout`` (on the feed-forward hidden units) are
+    0 in the paper; ``nn.TransformerDecoderLayer`` uses ``dropout`` for both.
     """
 
     def __init__(
@@ -28,11 +32,14 @@ class DecoderLayer(nn.Module):
         norm_first: bool = False,
         activation: str = "relu",
         eps: float = 1e-5,
+        *,
+        attention_dropout: float = 0.0,
+        activation_dropout: float = 0.0,
     ) -> None:
         super().__init__()
-        self.self_attention = MultiHeadAttention(d_model, num_heads, dropout)
-        self.cross_attention = MultiHeadAttention(d_model, num_heads, dropout)
-        self.feed_forward = PositionwiseFeedForward(d_model, d_ff, dropout, activation)
+        self.self_attention = MultiHeadAttention(d_model, num_heads, attention_dropout)
+        self.cross_attention = MultiHeadAttention(d_model, num_heads, attention_dropout)
+        self.feed_forward = PositionwiseFeedForward(d_model, d_ff, activation_dropout, activation)
         self.self_attention_block = SublayerConnection(d_model, dropout, norm_first, eps)
         self.cross_attention_block = SublayerConnection(d_model, dropout, norm_first, eps)
         self.feed_forward_block = SublayerConnection(d_model, dropout, norm_first, eps)

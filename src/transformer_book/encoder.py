@@ -13,6 +13,9 @@ class EncoderLayer(nn.Module):
     """One encoder layer (Vaswani et al., 2017, section 3.1). Shape ``(B, T, D)`` in and out.
 
     ``mask`` is boolean, ``True`` = may attend, usually ``padding_mask(tokens, pad_id)``.
+    ``dropout`` is the paper's residual dropout, on each sublayer's output. ``attention_dropout``
+    (on the attention weights) and ``activation_dropout`` (on the feed-forward hidden units) are
+    0 in the paper; ``nn.TransformerEncoderLayer`` uses ``dropout`` for both.
     """
 
     def __init__(
@@ -24,10 +27,13 @@ class EncoderLayer(nn.Module):
         norm_first: bool = False,
         activation: str = "relu",
         eps: float = 1e-5,
+        *,
+        attention_dropout: float = 0.0,
+        activation_dropout: float = 0.0,
     ) -> None:
         super().__init__()
-        self.self_attention = MultiHeadAttention(d_model, num_heads, dropout)
-        self.feed_forward = PositionwiseFeedForward(d_model, d_ff, dropout, activation)
+        self.self_attention = MultiHeadAttention(d_model, num_heads, attention_dropout)
+        self.feed_forward = PositionwiseFeedForward(d_model, d_ff, activation_dropout, activation)
         self.attention_block = SublayerConnection(d_model, dropout, norm_first, eps)
         self.feed_forward_block = SublayerConnection(d_model, dropout, norm_first, eps)
 

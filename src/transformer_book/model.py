@@ -84,8 +84,15 @@ def make_model(
     final_norm: bool | None = None,
     max_len: int = 5000,
     pad_id: int = 0,
+    attention_dropout: float = 0.0,
+    activation_dropout: float = 0.0,
 ) -> EncoderDecoder:
     """The transformer with the paper's hyperparameters as defaults (the base model).
+
+    ``dropout`` is where the paper puts it (section 5.4): on the sum of embeddings and positions,
+    and on each sublayer's output before the residual sum. ``attention_dropout`` (attention
+    weights) and ``activation_dropout`` (feed-forward hidden units) are 0, as in the paper; set
+    both to ``dropout`` for ``nn.Transformer``'s placement.
 
     ``shared_vocab``: one vocabulary for both languages (``tgt_vocab`` must be None or equal) and
     one embedding table for source, target and generator (the paper's section 3.4).
@@ -97,12 +104,13 @@ def make_model(
     if shared_vocab and tgt_vocab != src_vocab:
         raise ValueError(f"shared_vocab needs one vocabulary, got src_vocab={src_vocab}, tgt_vocab={tgt_vocab}")
     final_norm = norm_first if final_norm is None else final_norm
+    inner_dropout = {"attention_dropout": attention_dropout, "activation_dropout": activation_dropout}
 
     def encoder_layer() -> EncoderLayer:
-        return EncoderLayer(d_model, h, d_ff, dropout, norm_first)
+        return EncoderLayer(d_model, h, d_ff, dropout, norm_first, **inner_dropout)
 
     def decoder_layer() -> DecoderLayer:
-        return DecoderLayer(d_model, h, d_ff, dropout, norm_first)
+        return DecoderLayer(d_model, h, d_ff, dropout, norm_first, **inner_dropout)
 
     src_tokens = Embeddings(src_vocab, d_model, padding_idx=pad_id)
     tgt_tokens = src_tokens if shared_vocab else Embeddings(tgt_vocab, d_model, padding_idx=pad_id)

@@ -38,7 +38,7 @@ from .training import (
 )
 from .utils import book_profile, pick_device, seed_everything
 
-CACHE_VERSION = "translator/1"   # change it when a change of the code should retrain cached models
+CACHE_VERSION = "translator/2"   # change it when a change of the code should retrain cached models
 DATASETS = ("ding", "numbers")
 
 
@@ -54,7 +54,9 @@ class TranslatorConfig:
     training split, or all of it with None), ``dataset`` ("ding", or "numbers" for the tiny
     synthetic task of ``data.numbers`` with ``dataset_size`` pairs). ``norm_first``: pre-norm
     layers (the default: in a run of a few thousand steps they learn faster than the paper's
-    post-norm layers); False for the paper's order.
+    post-norm layers); False for the paper's order. ``dropout`` is the paper's (on the embeddings
+    and each sublayer's output); ``attention_dropout`` and ``activation_dropout`` (attention
+    weights, feed-forward hidden units) are 0, as in the paper (see ``model.make_model``).
     """
 
     vocab_size: int = 4000
@@ -75,6 +77,8 @@ class TranslatorConfig:
     dataset: str = "ding"
     dataset_size: int = 3000
     norm_first: bool = True
+    attention_dropout: float = 0.0
+    activation_dropout: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("vocab_size", "N", "d_model", "d_ff", "h", "epochs", "batch_size", "warmup", "max_len"):
@@ -83,8 +87,9 @@ class TranslatorConfig:
                 raise ValueError(f"TranslatorConfig.{name} must be a positive integer, got {value!r}")
         if self.d_model % self.h:
             raise ValueError(f"d_model={self.d_model} must be divisible by h={self.h}")
-        if not 0.0 <= self.dropout < 1.0 or not 0.0 <= self.smoothing < 1.0:
-            raise ValueError(f"dropout and smoothing must be in [0, 1), got {self.dropout}, {self.smoothing}")
+        for name in ("dropout", "attention_dropout", "activation_dropout", "smoothing"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ValueError(f"TranslatorConfig.{name} must be in [0, 1), got {getattr(self, name)!r}")
         if self.dataset not in DATASETS:
             raise ValueError(f"dataset must be one of {DATASETS}, got {self.dataset!r}")
         if self.max_train_pairs is not None and self.max_train_pairs < 1:
@@ -176,7 +181,8 @@ def build_model(config: TranslatorConfig, vocab_size: int | None = None) -> Enco
     return make_model(
         vocab_size or config.vocab_size, N=config.N, d_model=config.d_model, d_ff=config.d_ff,
         h=config.h, dropout=config.dropout, shared_vocab=True, tie_embeddings=True,
-        norm_first=config.norm_first, pad_id=PAD_ID,
+        norm_first=config.norm_first, pad_id=PAD_ID, attention_dropout=config.attention_dropout,
+        activation_dropout=config.activation_dropout,
     )
 
 
