@@ -6,6 +6,8 @@ import math
 import torch
 from torch import nn
 
+from .dropout import Dropout
+
 
 class Embeddings(nn.Module):
     """Token ids ``(B, T)`` to vectors ``(B, T, d_model)``, multiplied by ``sqrt(d_model)``.
@@ -79,7 +81,7 @@ class PositionalEncoding(_AddPositions):
     def __init__(self, d_model: int, max_len: int = 5000, dropout: float = 0.0) -> None:
         super().__init__()
         self.d_model, self.max_len = d_model, max_len
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         # A buffer, not a parameter: it moves with .to(device) but is never trained or saved.
         self.register_buffer("table", sinusoidal_table(max_len, d_model), persistent=False)
 
@@ -94,7 +96,7 @@ class LearnedPositionalEncoding(_AddPositions):
     def __init__(self, d_model: int, max_len: int = 512, dropout: float = 0.0) -> None:
         super().__init__()
         self.d_model, self.max_len = d_model, max_len
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.table = nn.Embedding(max_len, d_model)
 
     def forward(self, x: torch.Tensor, offset: int = 0) -> torch.Tensor:

@@ -6,6 +6,8 @@ from typing import Callable
 import torch
 from torch import nn
 
+from .dropout import Dropout
+
 
 class SublayerConnection(nn.Module):
     """Wraps a sublayer (attention or feed-forward) with a residual connection and a LayerNorm.
@@ -19,7 +21,7 @@ class SublayerConnection(nn.Module):
     ) -> None:
         super().__init__()
         self.norm = nn.LayerNorm(d_model, eps=eps, bias=bias)   # bias=False: a gain but no shift
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.norm_first = norm_first
 
     def forward(self, x: torch.Tensor, sublayer: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:

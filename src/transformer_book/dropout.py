@@ -1,0 +1,32 @@
+"""Dropout (Srivastava et al., 2014), written out in two lines.
+
+While training, each number is kept with probability ``1 - p`` and the kept ones are scaled by
+``1 / (1 - p)``, so that the expected value of every output equals its input; in evaluation mode
+dropout does nothing. ``nn.Dropout`` computes the same function. This version draws its mask
+from uniform noise (``torch.rand_like(x) >= p``), which on a CPU is faster than PyTorch's
+Bernoulli sampler (``benchmarks/train_throughput.py`` measures a whole training step).
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def dropout(x: torch.Tensor, p: float, training: bool = True) -> torch.Tensor:
+    """``x`` with each number zeroed with probability ``p`` and the rest scaled by ``1 / (1 - p)``
+    (any shape; ``x`` itself when not ``training`` or when ``p == 0``). The mask comes from
+    PyTorch's global random generator, so ``torch.manual_seed`` makes it repeatable."""
+    if not 0.0 <= p < 1.0:
+        raise ValueError(f"dropout probability must be in [0, 1), got {p}")
+    if not training or p == 0.0:
+        return x
+    noise = torch.rand(x.shape, device=x.device)                  # uniform in [0, 1), float32
+    keep_scaled = noise.ge_(p).to(x.dtype).mul_(1.0 / (1.0 - p))   # 0 or 1 / (1 - p)
+    return x * keep_scaled
+
+
+class Dropout(nn.Dropout):
+    """``nn.Dropout(p)`` with the mask of ``dropout`` (same arguments, same ``p`` attribute)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return dropout(x, self.p, self.training)
