@@ -54,3 +54,5 @@ def test_keeps_the_dtype():
 def test_bad_probability_is_named(p):
     with pytest.raises(ValueError, match="dropout probability"):
         dropout(torch.ones(2), p)
+    with pytest.raises(ValueError, match="dropout probability"):
+        Dropout(p)

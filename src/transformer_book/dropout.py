@@ -26,7 +26,12 @@ def dropout(x: torch.Tensor, p: float, training: bool = True) -> torch.Tensor:
 
 
 class Dropout(nn.Dropout):
-    """``nn.Dropout(p)`` with the mask of ``dropout`` (same arguments, same ``p`` attribute)."""
+    """``nn.Dropout(p)`` with the mask of ``dropout`` (same ``p`` attribute; never in place)."""
+
+    def __init__(self, p: float = 0.5) -> None:
+        if not 0.0 <= p < 1.0:   # nn.Dropout accepts 1.0, which would zero everything
+            raise ValueError(f"dropout probability must be in [0, 1), got {p}")
+        super().__init__(p)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return dropout(x, self.p, self.training)
