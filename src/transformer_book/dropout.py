@@ -3,7 +3,7 @@
 While training, each number is kept with probability ``1 - p`` and the kept ones are scaled by
 ``1 / (1 - p)``, so that the expected value of every output equals its input; in evaluation mode
 dropout does nothing. ``nn.Dropout`` computes the same function. This version draws its mask
-from uniform noise (``torch.rand_like(x) >= p``), which on a CPU is faster than PyTorch's
+from uniform noise (kept where a uniform draw is ``>= p``), which on a CPU is faster than PyTorch's
 Bernoulli sampler (``benchmarks/train_throughput.py`` measures a whole training step).
 """
 from __future__ import annotations
@@ -12,12 +12,16 @@ import torch
 from torch import nn
 
 
+def _check_probability(p: float) -> None:
+    if not 0.0 <= p < 1.0:   # nn.Dropout accepts 1.0, which would zero everything
+        raise ValueError(f"dropout probability must be in [0, 1), got {p}")
+
+
 def dropout(x: torch.Tensor, p: float, training: bool = True) -> torch.Tensor:
     """``x`` with each number zeroed with probability ``p`` and the rest scaled by ``1 / (1 - p)``
     (any shape; ``x`` itself when not ``training`` or when ``p == 0``). The mask comes from
     PyTorch's global random generator, so ``torch.manual_seed`` makes it repeatable."""
-    if not 0.0 <= p < 1.0:
-        raise ValueError(f"dropout probability must be in [0, 1), got {p}")
+    _check_probability(p)
     if not training or p == 0.0:
         return x
     noise = torch.rand(x.shape, device=x.device)                  # uniform in [0, 1), float32
@@ -29,8 +33,7 @@ class Dropout(nn.Dropout):
     """``nn.Dropout(p)`` with the mask of ``dropout`` (same ``p`` attribute; never in place)."""
 
     def __init__(self, p: float = 0.5) -> None:
-        if not 0.0 <= p < 1.0:   # nn.Dropout accepts 1.0, which would zero everything
-            raise ValueError(f"dropout probability must be in [0, 1), got {p}")
+        _check_probability(p)
         super().__init__(p)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
