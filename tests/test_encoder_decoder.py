@@ -3,13 +3,13 @@ import pytest
 import torch
 from torch import nn
 
+from transformer_book.checks import assert_close
 from transformer_book.decoder import DecoderLayer
 from transformer_book.masks import causal_mask, padding_mask
 from transformer_book.model import make_model
 from transformer_book.parity import to_torch_decoder_layer, to_torch_transformer
 from transformer_book.utils import count_parameters
 
-ATOL = 1e-5  # float32
 
 SRC = torch.tensor([[5, 6, 7, 8, 9, 0], [4, 5, 6, 0, 0, 0]])
 TGT = torch.tensor([[1, 7, 8, 9, 3], [1, 4, 3, 0, 0]])
@@ -36,7 +36,7 @@ def test_decoder_layer_matches_torch(norm_first):
         x, memory, tgt_mask=~causal_mask(5), tgt_key_padding_mask=TGT == 0,
         memory_key_padding_mask=SRC == 0,
     )
-    assert torch.allclose(out, ref_out, atol=ATOL)
+    assert_close(out, ref_out)
 
 
 def test_cross_attention_queries_come_from_the_decoder():
@@ -61,8 +61,8 @@ def test_full_model_matches_nn_transformer(norm_first):
     )
     src_mask = book.source_mask(SRC)
     states = book.decode(book.encode(SRC, src_mask), src_mask, TGT)
-    assert torch.allclose(states, ref_states, atol=ATOL)
-    assert torch.allclose(book(SRC, TGT), book.generator(ref_states), atol=ATOL)
+    assert_close(states, ref_states)
+    assert_close(book(SRC, TGT), book.generator(ref_states))
 
 
 def test_stacks_have_the_parameter_count_of_nn_transformer_at_base_size():
@@ -96,7 +96,7 @@ def test_future_target_tokens_do_not_change_earlier_logits():
     model = make_model(11, N=2, d_model=16, d_ff=32, h=4, dropout=0.0).eval()
     changed = TGT.clone()
     changed[0, 4] = 10
-    assert torch.allclose(model(SRC, TGT)[0, :4], model(SRC, changed)[0, :4], atol=ATOL)
+    assert_close(model(SRC, TGT)[0, :4], model(SRC, changed)[0, :4])
 
 
 def test_source_padding_does_not_change_the_output():
@@ -104,7 +104,7 @@ def test_source_padding_does_not_change_the_output():
     model = make_model(11, N=2, d_model=16, d_ff=32, h=4, dropout=0.0).eval()
     short, padded = SRC[1:, :3], SRC[1:]
     tgt = TGT[1:, :3]
-    assert torch.allclose(model(short, tgt), model(padded, tgt), atol=ATOL)
+    assert_close(model(short, tgt), model(padded, tgt))
 
 
 def test_make_model_puts_dropout_where_the_paper_does_unless_asked():

@@ -3,13 +3,13 @@ import pytest
 import torch
 from torch import nn
 
+from transformer_book.checks import assert_close, is_close
 from transformer_book.encoder import EncoderLayer
 from transformer_book.feed_forward import PositionwiseFeedForward
 from transformer_book.masks import padding_mask
 from transformer_book.parity import to_torch_encoder_layer
 from transformer_book.sublayers import SublayerConnection
 
-ATOL = 1e-5  # float32
 
 
 def test_feed_forward_shapes_and_positionwise():
@@ -19,7 +19,7 @@ def test_feed_forward_shapes_and_positionwise():
     out = ffn(x)
     assert out.shape == (2, 5, 8)
     # Each position is transformed on its own.
-    assert torch.allclose(out[:, 2], ffn(x[:, 2:3])[:, 0], atol=ATOL)
+    assert_close(out[:, 2], ffn(x[:, 2:3])[:, 0])
 
 
 def test_feed_forward_is_relu_mlp():
@@ -27,7 +27,7 @@ def test_feed_forward_is_relu_mlp():
     ffn = PositionwiseFeedForward(4, 6)
     x = torch.randn(3, 4)
     expected = torch.relu(x @ ffn.linear1.weight.T + ffn.linear1.bias) @ ffn.linear2.weight.T + ffn.linear2.bias
-    assert torch.allclose(ffn(x), expected, atol=ATOL)
+    assert_close(ffn(x), expected)
 
 
 @pytest.mark.parametrize("activation", ["gelu", "gelu_tanh"])
@@ -37,7 +37,7 @@ def test_feed_forward_other_activations(activation):
     relu = PositionwiseFeedForward(4, 6)
     relu.load_state_dict(ffn.state_dict())
     x = torch.randn(3, 4)
-    assert not torch.allclose(ffn(x), relu(x))
+    assert not is_close(ffn(x), relu(x))
 
 
 def test_unknown_activation_is_reported():
@@ -51,8 +51,8 @@ def test_sublayer_connection_orders():
     x = torch.randn(2, 3, 6)
     post = SublayerConnection(6, norm_first=False)
     pre = SublayerConnection(6, norm_first=True)
-    assert torch.allclose(post(x, sub), nn.functional.layer_norm(x + sub(x), (6,)), atol=ATOL)
-    assert torch.allclose(pre(x, sub), x + sub(nn.functional.layer_norm(x, (6,))), atol=ATOL)
+    assert_close(post(x, sub), nn.functional.layer_norm(x + sub(x), (6,)))
+    assert_close(pre(x, sub), x + sub(nn.functional.layer_norm(x, (6,))))
 
 
 @pytest.mark.parametrize("norm_first", [False, True])
@@ -72,8 +72,8 @@ def test_encoder_layer_matches_torch(norm_first, training):
     out = book(x, padding_mask(tokens, 0))
     ref_out = ref(x, src_key_padding_mask=tokens == 0)
     valid = tokens != 0  # PyTorch's fast path may zero the padded positions; compare the real ones
-    assert torch.allclose(out[valid], ref_out[valid], atol=ATOL)
-    assert torch.allclose(book(x), ref(x), atol=ATOL)
+    assert_close(out[valid], ref_out[valid])
+    assert_close(book(x), ref(x))
 
 
 def test_encoder_layer_gradients_match_torch():
@@ -83,7 +83,7 @@ def test_encoder_layer_gradients_match_torch():
     x = torch.randn(2, 4, 8)
     book(x).pow(2).sum().backward()
     ref(x).pow(2).sum().backward()
-    assert torch.allclose(book.feed_forward.linear1.weight.grad, ref.linear1.weight.grad, atol=1e-4)
+    assert_close(book.feed_forward.linear1.weight.grad, ref.linear1.weight.grad)
 
 
 def test_encoder_layer_dropout_changes_output_in_training_only():

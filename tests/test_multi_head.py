@@ -2,11 +2,11 @@
 import pytest
 import torch
 
+from transformer_book.checks import assert_close
 from transformer_book.masks import causal_mask, padding_mask
 from transformer_book.multi_head import MultiHeadAttention
 from transformer_book.parity import to_torch_attention
 
-ATOL = 1e-5  # float32
 
 
 @pytest.fixture
@@ -44,8 +44,8 @@ def test_parity_with_nn_multihead_attention_self(mha):
     ref = to_torch_attention(mha).eval()
     out, weights = mha(x, x, x, return_weights=True)
     ref_out, ref_weights = ref(x, x, x, need_weights=True, average_attn_weights=False)
-    assert torch.allclose(out, ref_out, atol=ATOL)
-    assert torch.allclose(weights, ref_weights, atol=ATOL)
+    assert_close(out, ref_out)
+    assert_close(weights, ref_weights)
 
 
 def test_parity_with_nn_multihead_attention_cross_with_padding(mha):
@@ -55,21 +55,21 @@ def test_parity_with_nn_multihead_attention_cross_with_padding(mha):
     out = mha(queries, memory, memory, padding_mask(tokens, 0))
     # nn.MultiheadAttention's boolean key_padding_mask means the opposite: True = ignore.
     ref_out, _ = ref(queries, memory, memory, key_padding_mask=tokens == 0)
-    assert torch.allclose(out, ref_out, atol=ATOL)
+    assert_close(out, ref_out)
 
 
 def test_parity_with_nn_multihead_attention_causal(mha):
     x = torch.randn(2, 5, 16)
     ref = to_torch_attention(mha).eval()
-    out = mha(x, x, x, causal_mask(5))
+    out = mha(x, x, x, causal_mask(5)[None, None])
     ref_out, _ = ref(x, x, x, attn_mask=~causal_mask(5))
-    assert torch.allclose(out, ref_out, atol=ATOL)
+    assert_close(out, ref_out)
 
 
 def test_fused_and_stepwise_paths_agree(mha):
     x = torch.randn(2, 5, 16)
-    mask = causal_mask(5)
-    assert torch.allclose(mha(x, x, x, mask), mha(x, x, x, mask, return_weights=True)[0], atol=ATOL)
+    mask = causal_mask(5)[None, None]
+    assert_close(mha(x, x, x, mask), mha(x, x, x, mask, return_weights=True)[0])
 
 
 def test_determinism_under_a_seed():
@@ -114,4 +114,33 @@ def test_key_value_length_mismatch_is_reported(mha):
 def test_wrong_mask_shape_is_reported(mha):
     x = torch.randn(2, 5, 16)
     with pytest.raises(ValueError, match="does not broadcast"):
-        mha(x, x, x, causal_mask(4))
+        mha(x, x, x, causal_mask(4)[None, None])
+
+
+def test_a_2d_mask_is_refused_since_padding_and_query_key_masks_look_alike(mha):
+    # Batch 5 and length 5: a (B, T) padding mask has the shape of a (Tq, Tk) mask.
+    x = torch.randn(5, 5, 16)
+    tokens = torch.tensor([[1, 2, 0, 0, 0]] * 5)
+    with pytest.raises(ValueError, match="mask must have 4 dimensions.*padding_mask"):
+        mha(x, x, x, tokens != 0)
+    with pytest.raises(ValueError, match="mask must have 4 dimensions"):
+        mha(x, x, x, torch.ones(5, 5, 5, dtype=torch.bool))
+    assert_close(mha(x, x, x, padding_mask(tokens, 0)), mha(x, x, x, (tokens != 0)[:, None, None, :]))
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(d_model=0, num_heads=1), "d_model must be an integer >= 1"),
+    (dict(d_model=8, num_heads=0), "num_heads must be an integer >= 1"),
+    (dict(d_model=8.0, num_heads=2), "d_model must be an integer"),
+    (dict(d_model=8, num_heads=2, dropout=1.5), r"dropout must be in \[0, 1\)"),
+    (dict(d_model=8, num_heads=2, dropout=-0.1), r"dropout must be in \[0, 1\)"),
+])
+def test_bad_sizes_and_dropout_are_refused_when_built(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        MultiHeadAttention(**kwargs)
+
+
+def test_integer_inputs_are_refused_by_name(mha):
+    x = torch.randn(2, 3, 16)
+    with pytest.raises(TypeError, match="key must be a floating-point tensor"):
+        mha(x, x.long(), x)

@@ -7,6 +7,7 @@ from torch import nn
 from .feed_forward import PositionwiseFeedForward
 from .multi_head import MultiHeadAttention
 from .sublayers import SublayerConnection
+from .validation import check_int
 
 
 class EncoderLayer(nn.Module):
@@ -52,8 +53,9 @@ class LayerStack(nn.Module):
 
     def __init__(self, layer_factory, num_layers: int, d_model: int, final_norm: bool, eps: float = 1e-5) -> None:
         super().__init__()
-        if num_layers < 1:
-            raise ValueError(f"a stack needs at least one layer, got num_layers={num_layers}")
+        if not callable(layer_factory):
+            raise TypeError(f"layer_factory must be a function that makes a layer, got {type(layer_factory).__name__}")
+        check_int("num_layers", num_layers)
         self.layers = nn.ModuleList(layer_factory() for _ in range(num_layers))
         self.norm = nn.LayerNorm(d_model, eps=eps) if final_norm else nn.Identity()
 

@@ -8,6 +8,7 @@ from .decoder import Decoder, DecoderLayer
 from .embeddings import Embeddings, PositionalEncoding
 from .encoder import Encoder, EncoderLayer
 from .masks import causal_mask, padding_mask
+from .validation import check_int, check_probability
 
 
 class Generator(nn.Module):
@@ -35,9 +36,11 @@ class EncoderDecoder(nn.Module):
         pad_id: int = 0,
     ) -> None:
         super().__init__()
+        check_int("pad_id", pad_id, minimum=0)
         self.src_embed, self.tgt_embed = src_embed, tgt_embed
         self.encoder, self.decoder, self.generator = encoder, decoder, generator
         self.pad_id = pad_id
+        self.config: dict | None = None   # make_model records its arguments here; checkpoints compare it
 
     def source_mask(self, src: torch.Tensor) -> torch.Tensor:
         """``(B, 1, 1, S)``: every query may look at every real (non-padding) source token."""
@@ -101,6 +104,21 @@ def make_model(
     Weights are initialised with Xavier/Glorot uniform, as in the reference implementations.
     """
     tgt_vocab = src_vocab if tgt_vocab is None else tgt_vocab
+    config = dict(
+        src_vocab=src_vocab, tgt_vocab=tgt_vocab, N=N, d_model=d_model, d_ff=d_ff, h=h, dropout=dropout,
+        shared_vocab=shared_vocab, tie_embeddings=tie_embeddings, norm_first=norm_first,
+        final_norm=final_norm, max_len=max_len, pad_id=pad_id, attention_dropout=attention_dropout,
+        activation_dropout=activation_dropout,
+    )
+    for name in ("src_vocab", "tgt_vocab", "N", "d_model", "d_ff", "h", "max_len"):
+        check_int(name, config[name])
+    for name in ("dropout", "attention_dropout", "activation_dropout"):
+        check_probability(name, config[name])
+    check_int("pad_id", pad_id, minimum=0)
+    if pad_id >= min(src_vocab, tgt_vocab):
+        raise ValueError(f"pad_id must be a token id of both vocabularies (< {min(src_vocab, tgt_vocab)}), got {pad_id}")
+    if d_model % h:
+        raise ValueError(f"d_model={d_model} must be divisible by h={h}")
     if shared_vocab and tgt_vocab != src_vocab:
         raise ValueError(f"shared_vocab needs one vocabulary, got src_vocab={src_vocab}, tgt_vocab={tgt_vocab}")
     final_norm = norm_first if final_norm is None else final_norm
@@ -130,4 +148,5 @@ def make_model(
     with torch.no_grad():  # Xavier overwrote the padding rows; keep them zero.
         src_tokens.lookup.weight[pad_id].zero_()
         tgt_tokens.lookup.weight[pad_id].zero_()
+    model.config = config
     return model

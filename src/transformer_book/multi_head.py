@@ -5,6 +5,8 @@ import torch
 from torch import nn
 
 from .attention import scaled_dot_product_attention
+from .masks import check_mask
+from .validation import check_int, check_probability
 
 
 class MultiHeadAttention(nn.Module):
@@ -17,7 +19,10 @@ class MultiHeadAttention(nn.Module):
 
     def __init__(self, d_model: int, num_heads: int, dropout: float = 0.0, bias: bool = True) -> None:
         super().__init__()
-        if num_heads < 1 or d_model % num_heads != 0:
+        check_int("d_model", d_model)
+        check_int("num_heads", num_heads)
+        check_probability("dropout", dropout)
+        if d_model % num_heads != 0:
             raise ValueError(
                 f"d_model={d_model} must be divisible by num_heads={num_heads} "
                 "(each head gets d_model / num_heads dimensions)"
@@ -28,6 +33,9 @@ class MultiHeadAttention(nn.Module):
         self.w_k = nn.Linear(d_model, d_model, bias=bias)
         self.w_v = nn.Linear(d_model, d_model, bias=bias)
         self.w_o = nn.Linear(d_model, d_model, bias=bias)
+
+    def extra_repr(self) -> str:
+        return f"d_model={self.d_model}, num_heads={self.num_heads}, d_k={self.d_k}, dropout={self.dropout}"
 
     def split_heads(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, T, D)`` to ``(B, h, T, d_k)``."""
@@ -41,6 +49,8 @@ class MultiHeadAttention(nn.Module):
 
     def _check(self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor) -> None:
         for name, x in (("query", query), ("key", key), ("value", value)):
+            if not isinstance(x, torch.Tensor) or not x.dtype.is_floating_point:
+                raise TypeError(f"{name} must be a floating-point tensor, got {getattr(x, 'dtype', type(x).__name__)}")
             if x.dim() != 3 or x.shape[-1] != self.d_model:
                 raise ValueError(
                     f"{name} must have shape (batch, seq, d_model={self.d_model}), got {tuple(x.shape)}"
@@ -64,8 +74,15 @@ class MultiHeadAttention(nn.Module):
         return_weights: bool = False,
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """Attend from ``query`` to ``key``/``value``. With ``return_weights=True`` also return
-        the per-head weights ``(B, h, Tq, Tk)``. ``mask`` is boolean, ``True`` = may attend."""
+        the per-head weights ``(B, h, Tq, Tk)``.
+
+        ``mask`` is boolean, ``True`` = may attend, with exactly 4 dimensions
+        ``(B, h, Tq, Tk)``, any of them 1: ``padding_mask(tokens, pad_id)`` is ``(B, 1, 1, Tk)``,
+        ``causal_mask(T)[None, None]`` is ``(1, 1, T, T)``. A 2-D mask is refused: a ``(B, Tk)``
+        padding mask and a ``(Tq, Tk)`` mask cannot be told apart when ``B == Tq``."""
         self._check(query, key, value)
+        if mask is not None:
+            check_mask(mask, query.shape[0], self.num_heads, query.shape[1], key.shape[1])
         q = self.split_heads(self.w_q(query))                      # (B, h, Tq, d_k)
         k = self.split_heads(self.w_k(key))                        # (B, h, Tk, d_k)
         v = self.split_heads(self.w_v(value))                      # (B, h, Tk, d_k)

@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from .dropout import Dropout
+from .validation import check_int
 
 
 class SublayerConnection(nn.Module):
@@ -20,9 +21,13 @@ class SublayerConnection(nn.Module):
         self, d_model: int, dropout: float = 0.0, norm_first: bool = False, eps: float = 1e-5, bias: bool = True
     ) -> None:
         super().__init__()
+        check_int("d_model", d_model)
         self.norm = nn.LayerNorm(d_model, eps=eps, bias=bias)   # bias=False: a gain but no shift
         self.dropout = Dropout(dropout)
         self.norm_first = norm_first
+
+    def extra_repr(self) -> str:
+        return f"norm_first={self.norm_first}"
 
     def forward(self, x: torch.Tensor, sublayer: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
         if self.norm_first:

@@ -1,0 +1,70 @@
+"""Comparing floating-point results: the one tolerance rule the tests and the chapters use.
+
+Two correct float32 computations of the same thing rarely agree to the last bit. A matrix product
+adds its terms in an order that depends on the kernel, and the kernel depends on the CPU (AVX2 or
+AVX-512 and AMX), on the number of threads and on the shapes. Each addition rounds to float32's
+relative precision, ``eps = 2**-23 ~ 1.2e-7``, so a sum of ``n`` terms differs between two orders by
+about ``sqrt(n) * eps`` times the size of the terms, and the difference grows with every layer it
+passes through. What a comparison can demand therefore depends on the size of the values compared:
+
+    |actual - expected| <= atol + rtol * |expected|,   atol = scale * max|expected|
+
+``rtol`` bounds the error of each element relative to itself; the absolute part is scaled by the
+reference's magnitude, so that an element near zero (where relative error means nothing) is
+judged against the size of its neighbours. The defaults, ``rtol = 1e-4`` and ``scale = 1e-5``,
+allow about a hundred units of float32 rounding: the deepest comparison in the book (12 layers of
+a BERT encoder against ``transformers``) differs by about ten. Real mistakes (two weights swapped,
+a missing transpose, a wrong scale) change outputs by far more than a thousandth, so they still fail.
+"""
+from __future__ import annotations
+
+import torch
+
+RTOL = 1e-4
+SCALE = 1e-5
+
+
+def tolerances(expected: torch.Tensor, rtol: float = RTOL, scale: float = SCALE) -> dict[str, float]:
+    """``{"rtol": rtol, "atol": scale * max|expected|}`` for comparing against ``expected``
+    (an ``atol`` of 0 for an all-zero reference, where only an exact zero is right)."""
+    if not isinstance(expected, torch.Tensor):
+        raise TypeError(f"expected must be a tensor, got {type(expected).__name__}")
+    if rtol < 0 or scale < 0:
+        raise ValueError(f"rtol and scale must be non-negative, got rtol={rtol}, scale={scale}")
+    magnitude = float(expected.detach().abs().max()) if expected.numel() else 0.0
+    return {"rtol": rtol, "atol": scale * magnitude}
+
+
+def assert_close(
+    actual: torch.Tensor,
+    expected: torch.Tensor,
+    rtol: float = RTOL,
+    scale: float = SCALE,
+    what: str = "",
+) -> None:
+    """Raise ``AssertionError`` unless ``actual`` equals ``expected`` (same shape) within float32
+    rounding: ``|actual - expected| <= scale * max|expected| + rtol * |expected|`` elementwise.
+
+    ``what`` names the quantity in the message. Dtypes may differ (a float64 reference is fine);
+    both are compared in the wider one.
+    """
+    if not isinstance(actual, torch.Tensor):
+        raise TypeError(f"actual must be a tensor, got {type(actual).__name__}")
+    tol = tolerances(expected, rtol, scale)
+    dtype = torch.promote_types(actual.dtype, expected.dtype)
+    label = f"{what}: " if what else ""
+    torch.testing.assert_close(
+        actual.detach().to(dtype), expected.detach().to(dtype), **tol,
+        msg=lambda detail: f"{label}{detail} (tolerance: rtol={tol['rtol']:.1e}, atol={tol['atol']:.2e})",
+    )
+
+
+def is_close(
+    actual: torch.Tensor, expected: torch.Tensor, rtol: float = RTOL, scale: float = SCALE
+) -> bool:
+    """True when ``assert_close(actual, expected, rtol, scale)`` would pass (for ``assert not``)."""
+    try:
+        assert_close(actual, expected, rtol, scale)
+    except AssertionError:
+        return False
+    return True
