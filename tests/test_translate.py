@@ -47,6 +47,16 @@ def test_config_profiles_and_validation():
         TranslatorConfig(activation_dropout=-0.1)
 
 
+@pytest.mark.parametrize("field, value", [
+    ("lr_factor", -1.0), ("lr_factor", 0.0), ("clip_norm", -1.0), ("clip_norm", 0.0), ("epochs", True),
+    ("d_ff", 0), ("vocab_size", -5), ("seed", -1), ("max_train_pairs", 0), ("dataset_size", 0),
+    ("norm_first", "yes"), ("dropout", 1.0), ("smoothing", -0.1),
+])
+def test_config_refuses_each_bad_field_by_name(field, value):
+    with pytest.raises(ValueError, match=f"TranslatorConfig.{field}"):
+        TranslatorConfig(**{field: value})
+
+
 def test_build_model_places_dropout_as_the_config_says():
     paper = build_model(TranslatorConfig(vocab_size=50, d_model=16, d_ff=32, h=2, dropout=0.2))
     layer = paper.decoder.layers[0]
@@ -115,6 +125,37 @@ def test_train_translator_learns_and_caches(tmp_path):
     for a, b in zip(model.state_dict().values(), again.state_dict().values()):
         assert torch.equal(a, b)
     assert again.generator.proj.weight is again.src_embed[0].lookup.weight  # still tied
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip", "tokenizer"])
+def test_a_damaged_cache_entry_is_reported_and_trained_again(tmp_path, damage):
+    model, _, _, history = train_translator(TINY, cache_dir=tmp_path, device="cpu", progress=False)
+    (folder,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+    weights = folder / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    if damage == "truncate":
+        weights.write_bytes(bytes(data[: len(data) // 3]))
+    elif damage == "flip":
+        data[-5] ^= 0xFF
+        weights.write_bytes(bytes(data))
+    else:
+        (folder / "tokenizer.json").write_text("{not json", encoding="utf-8")
+    with pytest.warns(RuntimeWarning, match="cannot be loaded.*training it again"):
+        again, _, _, history2 = train_translator(TINY, cache_dir=tmp_path, device="cpu", progress=False)
+    assert history2.valid_loss == history.valid_loss           # the same run, trained again
+    for a, b in zip(model.state_dict().values(), again.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+def test_a_damaged_partial_run_is_reported_and_started_over(tmp_path):
+    _, _, _, history = train_translator(TINY, use_cache=False, device="cpu", progress=False)
+    key = cache_key(TINY, load_splits(TINY))
+    (tmp_path / key).mkdir()
+    (tmp_path / key / "training.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{")
+    with pytest.warns(RuntimeWarning, match="cannot be resumed.*training it again"):
+        _, _, _, again = train_translator(TINY, cache_dir=tmp_path, device="cpu", progress=False)
+    assert again.valid_loss == history.valid_loss
+    assert sorted(p.name for p in (tmp_path / key).iterdir()) == ["model.safetensors", "tokenizer.json"]
 
 
 def _train_in_subprocess(cache_dir: str) -> float:

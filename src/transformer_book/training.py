@@ -10,32 +10,30 @@ The pieces follow the paper (Vaswani et al., 2017, section 5):
 - ``make_optimizer``: Adam with ``betas=(0.9, 0.98)`` and ``eps=1e-9``.
 - ``fit``: the training loop with gradient clipping, a progress bar, validation after every epoch,
   mixed precision where it pays, and checkpoints it can resume from.
-- ``save_checkpoint`` / ``load_checkpoint``: weights in safetensors, the optimizer's state with
-  ``torch.save`` (read back with ``weights_only=True``), each file written atomically.
+- checkpoints (``checkpoints.save_checkpoint`` / ``load_checkpoint``): one file per checkpoint,
+  written atomically, so that ``fit(resume=True)`` continues after a crash at any moment.
 
 Shapes: logits ``(B, T, V)`` (or ``(N, V)``), targets ``(B, T)`` (or ``(N,)``).
 """
 from __future__ import annotations
 
-import json
 import math
 import os
 import random
 import time
-import uuid
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .batching import PAD_ID, Batch
+from .checkpoints import load_checkpoint, save_checkpoint
 from .utils import pick_device
-
-CHECKPOINT_FORMAT = "transformer_book.checkpoint/1"
+from .validation import check_int, check_number
 
 
 # --------------------------------------------------------------------------------------------
@@ -94,10 +92,11 @@ def transformer_lr(step: int, d_model: int, warmup: int, factor: float = 1.0) ->
     It rises linearly for ``warmup`` steps, peaks at ``factor * (d_model * warmup)^-0.5`` when
     ``step == warmup``, then decays as ``1 / sqrt(step)``.
     """
-    if step < 1:
-        raise ValueError(f"steps are counted from 1, got step={step}")
-    if d_model < 1 or warmup < 1:
-        raise ValueError(f"d_model and warmup must be positive, got d_model={d_model}, warmup={warmup}")
+    if isinstance(step, bool) or not isinstance(step, int) or step < 1:
+        raise ValueError(f"steps are counted from 1, got step={step!r}")
+    check_int("d_model", d_model)
+    check_int("warmup", warmup)
+    check_number("factor", factor, low=0.0, low_open=True)   # 0 would not train, < 0 trains uphill
     return factor * d_model ** -0.5 * min(step ** -0.5, step * warmup ** -1.5)
 
 
@@ -131,141 +130,6 @@ def make_scheduler(
     return torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda updates_done: transformer_lr(updates_done + 1, d_model, warmup, factor)
     )
-
-
-# --------------------------------------------------------------------------------------------
-# Checkpoints
-# --------------------------------------------------------------------------------------------
-def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Write ``path`` through a temporary file in the same folder, then rename it into place.
-
-    ``os.replace`` is atomic: a reader (or a second writer) sees the old file or the new one,
-    never half of one. The temporary name is unique, so two writers never share it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
-    try:
-        write(temporary)
-        try:  # make sure the bytes are on disk before the new name points at them
-            with open(temporary, "rb") as handle:
-                os.fsync(handle.fileno())
-        except OSError:
-            pass
-        os.replace(temporary, path)
-    finally:
-        if temporary.exists():
-            temporary.unlink()
-
-
-def training_state_path(path: str | os.PathLike) -> Path:
-    """Where ``save_checkpoint`` puts the optimizer's state for the weights file ``path``."""
-    path = Path(path)
-    return path.with_name(path.name + ".train.pt")
-
-
-def save_checkpoint(
-    path: str | os.PathLike,
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer | None = None,
-    scheduler: Any = None,
-    step: int = 0,
-    extra: dict | None = None,
-) -> Path:
-    """Save a checkpoint, atomically, and return the path of the weights file.
-
-    - ``path`` (say ``model.safetensors``): the weights, with ``safetensors.torch.save_model``,
-      which stores a tied tensor (the shared embedding and generator matrix) once. Its metadata
-      holds ``step``, ``extra`` (anything JSON can write: a config, a loss history) and an id.
-    - ``path + ".train.pt"`` (only with an ``optimizer``): the optimizer's and scheduler's states
-      and the random-number generators' states, with ``torch.save``, and the same id, so that
-      ``load_checkpoint`` can tell that the two files belong together.
-    """
-    from safetensors.torch import save_model
-
-    path = Path(path)
-    checkpoint_id = uuid.uuid4().hex
-    try:
-        extra_json = json.dumps(extra or {})
-    except TypeError as error:
-        raise TypeError(f"extra must be JSON-serialisable (numbers, strings, lists, dicts): {error}") from error
-    if optimizer is not None:
-        state = {
-            "format": CHECKPOINT_FORMAT,
-            "checkpoint_id": checkpoint_id,
-            "step": int(step),
-            "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict() if scheduler is not None else None,
-            "torch_rng": torch.get_rng_state(),
-            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-        }
-        atomic_write(training_state_path(path), lambda tmp: torch.save(state, tmp))
-    elif training_state_path(path).exists():
-        training_state_path(path).unlink()  # a stale optimizer state must not pair with new weights
-    metadata = {"format": CHECKPOINT_FORMAT, "checkpoint_id": checkpoint_id, "step": str(int(step)), "extra": extra_json}
-    atomic_write(path, lambda tmp: save_model(model, str(tmp), metadata=metadata))
-    return path
-
-
-def read_checkpoint_metadata(path: str | os.PathLike) -> dict:
-    """``{"step": int, "extra": dict, "checkpoint_id": str}`` from a weights file, without loading weights."""
-    from safetensors import safe_open
-
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"no checkpoint at {path}")
-    with safe_open(str(path), framework="pt") as handle:
-        metadata = handle.metadata() or {}
-    if metadata.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path} is not a checkpoint written by save_checkpoint (format {metadata.get('format')!r})")
-    return {
-        "step": int(metadata["step"]),
-        "extra": json.loads(metadata["extra"]),
-        "checkpoint_id": metadata["checkpoint_id"],
-    }
-
-
-def load_checkpoint(
-    path: str | os.PathLike,
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer | None = None,
-    scheduler: Any = None,
-    restore_rng: bool = False,
-) -> dict:
-    """Load the weights of ``path`` into ``model`` (and, if given, the optimizer's and scheduler's
-    states) and return ``{"step": ..., "extra": ..., "checkpoint_id": ...}``.
-
-    Nothing is unpickled: the weights come from safetensors and the optimizer's state through
-    ``torch.load(weights_only=True)``, which refuses anything but tensors and plain containers.
-    ``restore_rng`` also restores the random-number generators, so that a resumed run draws the
-    same dropout masks as one that was never interrupted.
-    """
-    from safetensors.torch import load_model
-
-    path = Path(path)
-    info = read_checkpoint_metadata(path)
-    missing, unexpected = load_model(model, str(path), strict=True)
-    if optimizer is not None or scheduler is not None or restore_rng:
-        state_path = training_state_path(path)
-        if not state_path.exists():
-            raise FileNotFoundError(
-                f"{path} has no optimizer state ({state_path} is missing): it was saved without an optimizer"
-            )
-        state = torch.load(state_path, map_location="cpu", weights_only=True)
-        if state.get("checkpoint_id") != info["checkpoint_id"]:
-            raise ValueError(
-                f"{state_path} does not belong to {path} (another save overwrote one of them); "
-                "the weights alone can still be loaded"
-            )
-        if optimizer is not None:
-            optimizer.load_state_dict(state["optimizer"])
-        if scheduler is not None:
-            if state["scheduler"] is None:
-                raise ValueError(f"{state_path} was saved without a scheduler")
-            scheduler.load_state_dict(state["scheduler"])
-        if restore_rng:
-            torch.set_rng_state(state["torch_rng"])
-            if state["cuda_rng"] and torch.cuda.is_available():
-                torch.cuda.set_rng_state_all(state["cuda_rng"])
-    return info
 
 
 # --------------------------------------------------------------------------------------------
@@ -404,10 +268,16 @@ def fit(
     scheduler, random generators and history as they were, so that the result is the same as an
     uninterrupted run's (on the same device); ``epochs`` is the total, not the number to add.
     """
-    if epochs < 1:
-        raise ValueError(f"epochs must be at least 1, got {epochs}")
+    check_int("epochs", epochs)
+    if clip_norm is not None:
+        check_number("clip_norm", clip_norm, low=0.0, low_open=True)   # a norm <= 0 would flip or zero every step
+    check_number("smoothing", smoothing, 0.0, 1.0, high_open=True)
+    check_int("seed", seed, minimum=0)
     if len(train_batches) == 0 or len(valid_batches) == 0:
         raise ValueError("fit needs at least one training batch and one validation batch")
+    for name, batches in (("train_batches", train_batches), ("valid_batches", valid_batches)):
+        if not all(isinstance(batch, Batch) for batch in batches):
+            raise TypeError(f"{name} must be a sequence of Batch (see batching.make_batches)")
     if resume and checkpoint_path is None:
         raise ValueError("resume=True needs a checkpoint_path")
     device = pick_device() if device is None else torch.device(device)

@@ -19,6 +19,7 @@ import json
 import os
 import random
 import time
+import warnings
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Iterator
@@ -28,15 +29,10 @@ from tokenizers import Tokenizer
 
 from .batching import PAD_ID, EncodedPair, Batch, encode_pairs, make_batches, train_tokenizer
 from .model import EncoderDecoder, make_model
-from .training import (
-    History,
-    atomic_write,
-    fit,
-    load_checkpoint,
-    read_checkpoint_metadata,
-    save_checkpoint,
-)
+from .checkpoints import CheckpointError, atomic_write, load_checkpoint, read_checkpoint_metadata, save_checkpoint
+from .training import History, fit
 from .utils import book_profile, pick_device, seed_everything
+from .validation import check_number
 
 CACHE_VERSION = "translator/2"   # change it when a change of the code should retrain cached models
 DATASETS = ("ding", "numbers")
@@ -90,10 +86,20 @@ class TranslatorConfig:
         for name in ("dropout", "attention_dropout", "activation_dropout", "smoothing"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ValueError(f"TranslatorConfig.{name} must be in [0, 1), got {getattr(self, name)!r}")
+        check_number("TranslatorConfig.lr_factor", self.lr_factor, low=0.0, low_open=True)
+        check_number("TranslatorConfig.clip_norm", self.clip_norm, low=0.0, low_open=True)
+        if not isinstance(self.norm_first, bool):
+            raise ValueError(f"TranslatorConfig.norm_first must be True or False, got {self.norm_first!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"TranslatorConfig.seed must be a non-negative integer, got {self.seed!r}")
         if self.dataset not in DATASETS:
             raise ValueError(f"dataset must be one of {DATASETS}, got {self.dataset!r}")
-        if self.max_train_pairs is not None and self.max_train_pairs < 1:
-            raise ValueError(f"max_train_pairs must be positive or None, got {self.max_train_pairs}")
+        for name in ("max_train_pairs", "dataset_size"):
+            value = getattr(self, name)
+            if value is None and name == "max_train_pairs":
+                continue
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"TranslatorConfig.{name} must be a positive integer{' or None' * (name == 'max_train_pairs')}, got {value!r}")
 
     @classmethod
     def for_profile(cls, profile: str | None = None) -> "TranslatorConfig":
@@ -261,12 +267,23 @@ def train_translator(
     folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     folder = folder / cache_key(config, splits)
     finished = folder / "model.safetensors"
-    if not finished.exists():
-        with _file_lock(folder.parent / f"{folder.name}.lock"):
-            if not finished.exists():  # another process may have finished it while we waited
-                _train(config, folder, device, amp, progress)
-    model, tokenizer, history, _ = _load_cached(folder, config, device)
+    with _file_lock(folder.parent / f"{folder.name}.lock"):
+        try:   # another process may have finished it while we waited for the lock
+            loaded = _load_cached(folder, config, device) if finished.exists() else None
+        except Exception as error:   # a damaged model file (CheckpointError) or tokenizer.json
+            _discard(finished, f"the cached translator in {folder} cannot be loaded ({error})")
+            loaded = None
+        if loaded is None:
+            _train(config, folder, device, amp, progress)
+            loaded = _load_cached(folder, config, device)
+    model, tokenizer, history, _ = loaded
     return model, tokenizer, splits, history
+
+
+def _discard(path: Path, why: str) -> None:
+    """Report a damaged cache file and delete it, so that what it held is trained again."""
+    warnings.warn(f"{why}: training it again", RuntimeWarning, stacklevel=3)
+    path.unlink(missing_ok=True)
 
 
 def _train(config: TranslatorConfig, folder: Path | None, device: torch.device, amp: bool | None, progress: bool):
@@ -279,6 +296,11 @@ def _train(config: TranslatorConfig, folder: Path | None, device: torch.device, 
         folder.mkdir(parents=True, exist_ok=True)
         atomic_write(folder / "tokenizer.json", lambda tmp: tmp.write_text(tokenizer.to_str(), encoding="utf-8"))
         partial = folder / "training.safetensors"
+        if partial.exists():
+            try:   # the checks that fit's resume makes, before it is asked to resume
+                load_checkpoint(partial, build_model(config, tokenizer.get_vocab_size()))
+            except (CheckpointError, OSError) as error:
+                _discard(partial, f"the interrupted training run in {partial} cannot be resumed ({error})")
     start = time.perf_counter()
     history = fit(
         model, batches["train"], batches["valid"], config.epochs,
@@ -290,9 +312,7 @@ def _train(config: TranslatorConfig, folder: Path | None, device: torch.device, 
     extra["history"] = history.to_dict()
     if folder is not None:
         save_checkpoint(folder / "model.safetensors", model, step=history.steps[-1], extra=extra)
-        for leftover in (partial, partial.with_name(partial.name + ".train.pt")):
-            if leftover.exists():
-                leftover.unlink()
+        partial.unlink(missing_ok=True)
     return model.eval(), tokenizer, history, extra
 
 
