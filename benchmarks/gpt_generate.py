@@ -33,7 +33,8 @@ NANOGPT_TOKENS_PER_SECOND = 460
 def tokens_per_second(model: GPT, new_tokens: int, use_cache: bool, seed: int) -> float:
     prompt = torch.zeros(1, 1, dtype=torch.long)
     start = time.perf_counter()
-    out = generate(model, prompt, new_tokens, temperature=0.8, top_k=200, use_cache=use_cache,
+    out = generate(model, prompt, new_tokens, temperature=0.8, top_k=min(200, model.config.vocab_size),
+                   use_cache=use_cache,
                    generator=torch.Generator().manual_seed(seed))
     seconds = time.perf_counter() - start
     assert out.tokens.shape[1] == 1 + new_tokens
