@@ -16,6 +16,7 @@ from typing import Iterable, Sequence
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
 from .data.packages import package_dir
+from .tokenization import _check_int, _check_special_tokens, _Texts
 
 END_OF_TEXT = "<|endoftext|>"    # GPT-2's only special token, id 50256
 
@@ -58,7 +59,14 @@ def train_byte_level_bpe(
 
     The 256 byte tokens come first (after the special tokens), so any text can be encoded and
     decoded exactly, even characters never seen in training.
+
+    Refused as in ``tokenization.train_bpe``: ``texts`` that is a single string, holds a
+    non-string, or is empty or all empty strings; special tokens that are not a list or tuple of
+    distinct non-empty strings; a ``vocab_size`` below the byte tokens plus the special tokens.
     """
+    texts = _Texts(texts)
+    _check_special_tokens(special_tokens)
+    _check_int("vocab_size", vocab_size)
     alphabet = pre_tokenizers.ByteLevel.alphabet()
     if vocab_size < len(alphabet) + len(special_tokens):
         raise ValueError(
@@ -71,4 +79,5 @@ def train_byte_level_bpe(
         show_progress=False,
     )
     tokenizer.train_from_iterator(texts, trainer=trainer)
+    texts.check_not_empty()
     return tokenizer

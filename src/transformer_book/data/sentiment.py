@@ -32,8 +32,14 @@ CORPORA = ("movieReviewSnippets", "amazonReviewSnippets", "nytEditorialSnippets"
 
 
 def cache_dir() -> Path:
-    """Where fetched archives live: ``$TRANSFORMER_BOOK_CACHE`` or ``~/.cache/transformer_book``."""
-    return Path(os.environ.get("TRANSFORMER_BOOK_CACHE", Path.home() / ".cache" / "transformer_book"))
+    """Where fetched archives live: ``$TRANSFORMER_BOOK_CACHE`` or ``~/.cache/transformer_book``
+    (also when the variable is set but empty, which would otherwise mean the current folder)."""
+    return Path(os.environ.get("TRANSFORMER_BOOK_CACHE") or Path.home() / ".cache" / "transformer_book")
+
+
+def _check_fetch(fetch: bool) -> None:
+    if not isinstance(fetch, bool):
+        raise TypeError(f"fetch must be True or False, got {fetch!r}")
 
 
 def fetch_command(folder: Path) -> list[str]:
@@ -45,9 +51,13 @@ def fetch_command(folder: Path) -> list[str]:
 def vader_archive(fetch: bool = True) -> Path:
     """The path of ``vaderSentiment-3.3.2.tar.gz``, fetching it through pip if it is missing.
 
-    Raises ``MissingDataError``, with the command to run, when it is missing and cannot be fetched.
+    Raises ``MissingDataError``, with the command to run, when it is missing and cannot be fetched,
+    and ``ValueError`` when what is there is a folder or not the archive on PyPI.
     """
+    _check_fetch(fetch)
     path = cache_dir() / ARCHIVE_NAME
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder, not the vaderSentiment source archive; remove it and fetch again")
     if path.exists():
         return _checked(path)
     command = fetch_command(path.parent)
@@ -101,7 +111,13 @@ class Snippet:
 
 
 def load_snippets(corpus: str = "movieReviewSnippets", fetch: bool = True) -> list[Snippet]:
-    """The rated snippets of one corpus of the archive (default: the 10,605 movie-review snippets)."""
+    """The rated snippets of one corpus of the archive (default: the 10,605 movie-review snippets).
+
+    ``corpus`` must be one of ``CORPORA`` (``KeyError`` otherwise, ``TypeError`` for a non-string).
+    """
+    if not isinstance(corpus, str):
+        raise TypeError(f"corpus must be a str, one of {CORPORA}, got {type(corpus).__name__} {corpus!r}")
+    _check_fetch(fetch)
     if corpus not in CORPORA:
         raise KeyError(f"unknown corpus {corpus!r}; the archive holds {CORPORA}")
     raw = _ground_truth(str(vader_archive(fetch)), corpus)
@@ -117,7 +133,16 @@ def load_snippets(corpus: str = "movieReviewSnippets", fetch: bool = True) -> li
 
 
 def split_of(text: str, test_fraction: float = 0.2) -> str:
-    """``"train"`` or ``"test"``, decided by a hash of the text: fixed forever, whatever the order."""
+    """``"train"`` or ``"test"``, decided by a hash of the text: fixed forever, whatever the order.
+
+    ``test_fraction`` must be a number in [0, 1] (0: everything is train, 1: everything is test).
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str, got {type(text).__name__}")
+    if isinstance(test_fraction, bool) or not isinstance(test_fraction, (int, float)):
+        raise TypeError(f"test_fraction must be a number, got {type(test_fraction).__name__} {test_fraction!r}")
+    if not 0.0 <= test_fraction <= 1.0:
+        raise ValueError(f"test_fraction must be in [0, 1], got {test_fraction}")
     bucket = int(hashlib.sha1(text.encode("utf-8")).hexdigest()[:8], 16) / 16**8   # uniform in [0, 1)
     return "test" if bucket < test_fraction else "train"
 
@@ -129,6 +154,7 @@ def movie_review_splits(fetch: bool = True) -> dict[str, list[tuple[str, int]]]:
     exactly 0 are left out, and a text that occurs twice is kept once. About 20% go to the test
     split, chosen by a hash of the text (``split_of``).
     """
+    _check_fetch(fetch)
     splits: dict[str, list[tuple[str, int]]] = {"train": [], "test": []}
     seen = set()
     for snippet in load_snippets("movieReviewSnippets", fetch):

@@ -30,6 +30,8 @@ def list_plays() -> list[str]:
 def markdown_to_text(markdown: str) -> str:
     """One play's Markdown as plain text: headings and stage directions kept as lines,
     speakers as ``NAME:``, Markdown markup and trailing line-break spaces removed."""
+    if not isinstance(markdown, str):
+        raise TypeError(f"markdown must be a str, got {type(markdown).__name__}")
     lines = []
     for raw in markdown.splitlines():
         line = raw.rstrip().rstrip("\\").rstrip()
@@ -45,9 +47,22 @@ def markdown_to_text(markdown: str) -> str:
 
 
 def load_shakespeare(plays: list[str] | str | None = None) -> str:
-    """Plain text of the named plays (default: all of them, in name order), joined by blank lines."""
+    """Plain text of the named plays (default: all of them, in name order), joined by blank lines.
+
+    ``plays`` is one name, a list or tuple of names (in the order wanted), or ``None`` for all;
+    an empty list is refused (``ValueError``) rather than read as "all", and so is a set (its
+    order would change from run to run). Unknown names raise ``KeyError``.
+    """
+    if plays is not None and not isinstance(plays, (str, list, tuple)):
+        raise TypeError(f"plays must be a play name, a list of names or None, got {type(plays).__name__}")
+    if isinstance(plays, (list, tuple)):
+        if len(plays) == 0:
+            raise ValueError("plays is empty: name at least one play (see list_plays()), or pass None for all")
+        for name in plays:
+            if not isinstance(name, str):
+                raise TypeError(f"plays must hold play names (str), got {type(name).__name__} {name!r}")
     files = _play_files()
-    names = [plays] if isinstance(plays, str) else (plays or sorted(files))
+    names = [plays] if isinstance(plays, str) else (list(plays) if plays is not None else sorted(files))
     missing = [name for name in names if name not in files]
     if missing:
         raise KeyError(f"unknown plays {missing}; see list_plays() for the {len(files)} available")
