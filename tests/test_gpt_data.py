@@ -74,7 +74,7 @@ def test_char_tokenizer():
     assert tokenizer.chars == sorted(set("hello world\n")) and tokenizer.vocab_size == 9
     assert tokenizer.decode(tokenizer.encode("world hello")) == "world hello"
     assert tokenizer.decode(torch.tensor(tokenizer.encode("lol"))) == "lol"
-    with pytest.raises(KeyError, match="'z'"):
+    with pytest.raises(ValueError, match="'z'"):
         tokenizer.encode("zoo")
     with pytest.raises(ValueError, match="non-empty"):
         CharTokenizer("")

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import torch
 
 from .decoding import _check_sampling, _inference, sampling_probs
-from .gpt import GPT, KVCache
+from .gpt import GPT, GPTConfig, KVCache, _check_bool, _check_int, _check_real, _check_token_ids
 
 
 @dataclass
@@ -30,27 +30,69 @@ class Generation:
     logits: torch.Tensor | None = None
 
 
-def _check_generate(model: GPT, idx: torch.Tensor, max_new_tokens: int, temperature: float,
-                    greedy: bool, top_k: int | None, top_p: float | None, stop_token: int | None) -> None:
-    if not isinstance(idx, torch.Tensor) or idx.dim() != 2 or idx.shape[1] == 0:
-        raise ValueError(f"idx must be a non-empty (batch, seq) tensor of token ids, got "
-                         f"{tuple(idx.shape) if isinstance(idx, torch.Tensor) else type(idx).__name__}")
-    if not isinstance(max_new_tokens, int) or max_new_tokens < 0:
-        raise ValueError(f"max_new_tokens must be an integer >= 0, got {max_new_tokens!r}")
-    if temperature == 0:
+def _check_options(greedy: bool, temperature: float, top_k: int | None, top_p: float | None,
+                   vocab_size: int) -> None:
+    _check_bool("greedy", greedy)
+    if _check_real("temperature", temperature) == 0:
         raise ValueError("temperature=0 means always taking the most probable token: pass greedy=True")
     if greedy and (top_k is not None or top_p is not None or temperature != 1.0):
         raise ValueError("greedy=True takes the most probable token: do not combine it with "
                          "temperature, top_k or top_p")
     _check_sampling(temperature, top_k, top_p)
-    if stop_token is not None and not 0 <= stop_token < model.config.vocab_size:
-        raise ValueError(f"stop_token must be a token id in [0, {model.config.vocab_size}), got {stop_token}")
+    if top_k is not None and top_k > vocab_size:
+        raise ValueError(f"top_k must be at most the vocabulary size {vocab_size}, got {top_k}")
+
+
+def _check_generator(generator: torch.Generator | None, device: torch.device) -> None:
+    if generator is None:
+        return
+    if not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
+    if generator.device.type != device.type:
+        raise ValueError(f"generator is on {generator.device}, but the draws are made on {device}: "
+                         f"create it with torch.Generator(device={str(device)!r})")
+
+
+def _check_generate(model: GPT, idx: torch.Tensor, max_new_tokens: int, temperature: float,
+                    greedy: bool, top_k: int | None, top_p: float | None, stop_token: int | None,
+                    generator: torch.Generator | None, use_cache: bool, return_logits: bool) -> None:
+    config = getattr(model, "config", None)
+    if not isinstance(config, GPTConfig) or not callable(model):
+        raise TypeError(f"model must be a GPT, got {type(model).__name__}")
+    _check_token_ids("idx", idx, None)
+    if idx.shape[0] == 0 or idx.shape[1] == 0:
+        raise ValueError(f"idx must hold at least one prompt of at least one token, got shape {tuple(idx.shape)}")
+    if idx.shape[1] > config.block_size:
+        raise ValueError(f"idx has prompts of {idx.shape[1]} tokens, more than block_size={config.block_size}: "
+                         "crop them to their last block_size tokens, idx[:, -block_size:]")
+    device = next(model.parameters()).device
+    if idx.device != device:
+        raise ValueError(f"idx is on {idx.device} but the model is on {device}")
+    _check_int("max_new_tokens", max_new_tokens, minimum=0)
+    _check_options(greedy, temperature, top_k, top_p, config.vocab_size)
+    if stop_token is not None and _check_int("stop_token", stop_token, minimum=0) >= config.vocab_size:
+        raise ValueError(f"stop_token must be a token id in [0, {config.vocab_size}), got {stop_token}")
+    _check_generator(generator, device)
+    _check_bool("use_cache", use_cache)
+    _check_bool("return_logits", return_logits)
+    _check_token_ids("idx", idx, config.vocab_size)                 # last: the one check that syncs
 
 
 def next_token(logits: torch.Tensor, greedy: bool = False, temperature: float = 1.0, top_k: int | None = None,
                top_p: float | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
     """One token per row from logits ``(B, V)``: the arg-max, or a draw from
-    ``softmax(filter(logits / temperature))`` with top-k and top-p filtering. Returns ``(B,)``."""
+    ``softmax(filter(logits / temperature))`` with top-k and top-p filtering. Returns ``(B,)``.
+
+    Refused: logits that are not a floating-point ``(B, V)`` tensor, a temperature that is not a
+    finite number > 0, ``top_k`` outside ``[1, V]``, ``top_p`` outside ``(0, 1]``, ``greedy=True``
+    with any of those options, and a generator on another device than the logits.
+    """
+    if not isinstance(logits, torch.Tensor) or not logits.is_floating_point():
+        raise TypeError(f"logits must be a floating-point tensor, got {getattr(logits, 'dtype', type(logits).__name__)}")
+    if logits.dim() != 2 or logits.shape[1] == 0:
+        raise ValueError(f"logits must have shape (batch, vocab) with vocab >= 1, got {tuple(logits.shape)}")
+    _check_options(greedy, temperature, top_k, top_p, logits.shape[1])
+    _check_generator(generator, logits.device)
     if greedy:
         return logits.argmax(dim=-1)
     probs = sampling_probs(logits.float(), temperature, top_k, top_p)               # (B, V)
@@ -77,8 +119,17 @@ def generate(
     logits by ``temperature`` (> 0) and keeping the ``top_k`` most probable tokens and the top-p
     nucleus. Pass a seeded ``torch.Generator`` for reproducible draws. Generation stops early once
     every row has produced ``stop_token``. The model is in eval mode, without gradients, meanwhile.
+
+    ``idx`` may have any integer dtype; the tokens returned are int64. Refused before any work:
+    an empty prompt or batch, prompts longer than ``block_size`` (crop them first), ids outside
+    the vocabulary, ``idx`` on another device than the model, ``max_new_tokens`` that is not an
+    integer >= 0 (bools included), ``stop_token`` outside the vocabulary, a generator on another
+    device, and the sampling options that ``next_token`` refuses. ``max_new_tokens=0`` returns
+    the prompt.
     """
-    _check_generate(model, idx, max_new_tokens, temperature, greedy, top_k, top_p, stop_token)
+    _check_generate(model, idx, max_new_tokens, temperature, greedy, top_k, top_p, stop_token,
+                    generator, use_cache, return_logits)
+    idx = idx.long()
     block_size = model.config.block_size
     with _inference(model):
         cache = None

@@ -14,6 +14,7 @@ Shapes: token ids ``(B, T)``, states ``(B, T, D)``, logits ``(B, T, V)``; each h
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 
 import torch
@@ -24,6 +25,55 @@ from .attention import scaled_dot_product_attention
 from .embeddings import LearnedPositionalEncoding
 from .feed_forward import ACTIVATIONS, PositionwiseFeedForward
 from .sublayers import SublayerConnection
+
+
+# --- checks shared by gpt, generation and gpt_training: bad inputs fail here, naming the argument ---
+def _check_int(name: str, value, minimum: int = 1) -> int:
+    """``value`` as an int ``>= minimum``; bools, floats and other types are refused (TypeError)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
+    if value < minimum:
+        wanted = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+        raise ValueError(f"{name} must be {wanted}, got {value!r}")
+    return int(value)
+
+
+def _check_real(name: str, value) -> float:
+    """``value`` as a finite float; bools, strings and other types are refused (TypeError)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number, got {value!r} ({type(value).__name__})")
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    return float(value)
+
+
+def _check_bool(name: str, value) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, got {value!r} ({type(value).__name__})")
+    return value
+
+
+def _check_token_ids(name: str, ids, vocab_size: int | None, dims: int = 2) -> None:
+    """``ids`` must be a tensor of any integer dtype (not bool, not float) with ``dims`` dimensions
+    and, when ``vocab_size`` is given, values in ``[0, vocab_size)``: one min/max, one sync."""
+    if not isinstance(ids, torch.Tensor):
+        raise TypeError(f"{name} must be a tensor of token ids, got {type(ids).__name__}")
+    if ids.dtype == torch.bool or ids.is_floating_point() or ids.is_complex():
+        raise TypeError(f"{name} must hold integer token ids, got dtype {ids.dtype}")
+    if ids.dim() != dims:
+        shape = "(batch, seq)" if dims == 2 else "(N,)" if dims == 1 else f"{dims}-D"
+        raise ValueError(f"{name} must have shape {shape}, got shape {tuple(ids.shape)}")
+    if vocab_size is None or not ids.numel() or ids.device.type == "meta" or torch.compiler.is_compiling():
+        return                                            # under torch.compile: no graph break
+    low, high = torch.stack(torch.aminmax(ids)).tolist()
+    if low < 0 or high >= vocab_size:
+        raise ValueError(f"{name} must hold token ids in [0, {vocab_size}) (the vocabulary), "
+                         f"got ids from {low} to {high}")
+
+
+def _check_float_dtype(name: str, dtype) -> None:
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise TypeError(f"{name} must be a floating-point torch.dtype, got {dtype!r}")
 
 
 @dataclass(frozen=True)
@@ -42,16 +92,19 @@ class GPTConfig:
     init_std: float = 0.02        # std of the initial weights; GPT-2's 0.02 suits its width of 768
 
     def __post_init__(self) -> None:
+        """Sizes must be positive ints (not bools or floats), ``dropout`` in [0, 1), ``eps`` and
+        ``init_std`` finite and > 0, ``bias`` a bool."""
         for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)}")
+            _check_int(name, getattr(self, name))
         if self.n_embd % self.n_head:
             raise ValueError(f"n_embd={self.n_embd} must be divisible by n_head={self.n_head}")
-        if not 0.0 <= self.dropout < 1.0:
+        if not 0.0 <= _check_real("dropout", self.dropout) < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
-        if not self.init_std > 0.0:
-            raise ValueError(f"init_std must be positive, got {self.init_std}")
-        if self.activation not in ACTIVATIONS:
+        for name in ("eps", "init_std"):
+            if not _check_real(name, getattr(self, name)) > 0.0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        _check_bool("bias", self.bias)
+        if not isinstance(self.activation, str) or self.activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {self.activation!r}")
 
 
@@ -64,12 +117,16 @@ class LayerCache:
 
     def __init__(self, batch: int, heads: int, max_len: int, d_k: int, dtype: torch.dtype,
                  device: torch.device | str | None = None) -> None:
+        for name, value in (("batch", batch), ("heads", heads), ("max_len", max_len), ("d_k", d_k)):
+            _check_int(name, value)
+        _check_float_dtype("dtype", dtype)
         self.keys = torch.empty(batch, heads, max_len, d_k, dtype=dtype, device=device)
         self.values = torch.empty_like(self.keys)
         self.length = 0
 
     def update(self, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Append ``k`` and ``v`` ``(B, H, T, d_k)``; return all keys and values ``(B, H, length, d_k)``."""
+        self._check(k, v)
         start, stop = self.length, self.length + k.shape[2]
         if k.shape[0] != self.keys.shape[0] or stop > self.keys.shape[2]:
             raise ValueError(
@@ -81,13 +138,23 @@ class LayerCache:
         self.length = stop
         return self.keys[:, :, :stop], self.values[:, :, :stop]
 
+    def _check(self, k: torch.Tensor, v: torch.Tensor) -> None:
+        heads, d_k = self.keys.shape[1], self.keys.shape[3]
+        if not isinstance(k, torch.Tensor) or not isinstance(v, torch.Tensor) or k.shape != v.shape \
+                or k.dim() != 4 or k.shape[1] != heads or k.shape[3] != d_k:
+            raise ValueError(f"k and v must be tensors of the same shape (batch, heads={heads}, new, d_k={d_k}), "
+                             f"got {getattr(k, 'shape', type(k).__name__)} and {getattr(v, 'shape', type(v).__name__)}")
+
 
 class KVCache:
     """The key-value cache of a whole model: one ``LayerCache`` per layer, all of the same length."""
 
     def __init__(self, config: GPTConfig, batch: int, max_len: int | None = None,
                  dtype: torch.dtype = torch.float32, device: torch.device | str | None = None) -> None:
-        max_len = config.block_size if max_len is None else max_len
+        if not isinstance(config, GPTConfig):
+            raise TypeError(f"config must be a GPTConfig, got {type(config).__name__}")
+        _check_int("batch", batch)
+        max_len = config.block_size if max_len is None else _check_int("max_len", max_len)
         if not 1 <= max_len <= config.block_size:
             raise ValueError(f"max_len must be in [1, block_size={config.block_size}], got {max_len}")
         d_k = config.n_embd // config.n_head
@@ -113,6 +180,11 @@ class CausalSelfAttention(nn.Module):
 
     def __init__(self, d_model: int, num_heads: int, dropout: float = 0.0, bias: bool = True) -> None:
         super().__init__()
+        _check_int("d_model", d_model)
+        _check_int("num_heads", num_heads)
+        if not 0.0 <= _check_real("dropout", dropout) < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        _check_bool("bias", bias)
         if d_model % num_heads:
             raise ValueError(f"d_model={d_model} must be divisible by num_heads={num_heads}")
         self.d_model, self.num_heads, self.d_k = d_model, num_heads, d_model // num_heads
@@ -122,8 +194,12 @@ class CausalSelfAttention(nn.Module):
         self.w_o = nn.Linear(d_model, d_model, bias=bias)
 
     def forward(self, x: torch.Tensor, cache: LayerCache | None = None) -> torch.Tensor:
+        if not isinstance(x, torch.Tensor) or not x.is_floating_point():
+            raise TypeError(f"x must be a floating-point tensor, got {getattr(x, 'dtype', type(x).__name__)}")
         if x.dim() != 3 or x.shape[-1] != self.d_model:
             raise ValueError(f"x must have shape (batch, seq, d_model={self.d_model}), got {tuple(x.shape)}")
+        if cache is not None and not isinstance(cache, LayerCache):
+            raise TypeError(f"cache must be a LayerCache or None, got {type(cache).__name__}")
         batch, length, _ = x.shape
         q, k, v = self.w_qkv(x).split(self.d_model, dim=-1)                        # 3 x (B, T, D)
         q, k, v = (t.view(batch, length, self.num_heads, self.d_k).transpose(1, 2) for t in (q, k, v))
@@ -150,6 +226,8 @@ class GPTBlock(nn.Module):
 
     def __init__(self, config: GPTConfig) -> None:
         super().__init__()
+        if not isinstance(config, GPTConfig):
+            raise TypeError(f"config must be a GPTConfig, got {type(config).__name__}")
         d, bias = config.n_embd, config.bias
         self.attention = CausalSelfAttention(d, config.n_head, config.dropout, bias)
         self.feed_forward = PositionwiseFeedForward(d, 4 * d, 0.0, config.activation, bias)
@@ -165,11 +243,15 @@ class GPT(nn.Module):
     """Token ids ``(B, T)`` to next-token logits ``(B, T, V)``; ``T <= config.block_size``.
 
     With a ``KVCache`` only the new tokens are passed: their positions continue after the cached
-    ones, and the cache grows by ``T``.
+    ones, and the cache grows by ``T``. ``idx`` may have any integer dtype (it is converted to
+    int64 where ``nn.Embedding`` needs it); floats and bools are refused (TypeError), and so are
+    ids outside ``[0, vocab_size)`` (ValueError). An empty ``idx`` gives empty logits.
     """
 
     def __init__(self, config: GPTConfig) -> None:
         super().__init__()
+        if not isinstance(config, GPTConfig):
+            raise TypeError(f"config must be a GPTConfig, got {type(config).__name__}")
         self.config = config
         self.token_embedding = nn.Embedding(config.vocab_size, config.n_embd)
         self.position_embedding = LearnedPositionalEncoding(config.n_embd, config.block_size, config.dropout)
@@ -191,26 +273,37 @@ class GPT(nn.Module):
 
     def set_fused_attention(self, fused: bool) -> "GPT":
         """Use ``F.scaled_dot_product_attention`` (True) or the step-by-step attention (False)."""
+        _check_bool("fused", fused)
         for block in self.blocks:
             block.attention.fused = fused
         return self
 
     def forward(self, idx: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
-        if idx.dim() != 2 or idx.dtype not in (torch.int64, torch.int32):
-            raise ValueError(f"idx must be integer token ids of shape (batch, seq), got {idx.dtype} {tuple(idx.shape)}")
+        _check_token_ids("idx", idx, self.config.vocab_size)
+        if cache is not None:
+            self._check_cache(cache, idx.shape[0])
+        if idx.dtype not in (torch.int64, torch.int32):
+            idx = idx.long()                                   # int8, int16, uint8: nn.Embedding wants these
         offset = 0 if cache is None else cache.length
         if offset + idx.shape[1] > self.config.block_size:
             raise ValueError(
                 f"{offset} cached + {idx.shape[1]} new tokens exceed block_size={self.config.block_size}: "
                 "crop the context to the last block_size tokens"
             )
-        checkable = idx.numel() and not torch.compiler.is_compiling()   # under torch.compile: no graph break
-        if checkable and (int(idx.min()) < 0 or int(idx.max()) >= self.config.vocab_size):
-            raise IndexError(f"token ids must lie in [0, {self.config.vocab_size}), got {int(idx.min())}..{int(idx.max())}")
         x = self.position_embedding(self.token_embedding(idx), offset)    # (B, T, D)
         for index, block in enumerate(self.blocks):
             x = block(x, None if cache is None else cache.layers[index])
         return self.head(self.final_norm(x))                              # (B, T, V)
+
+    def _check_cache(self, cache: KVCache, batch: int) -> None:
+        if not isinstance(cache, KVCache):
+            raise TypeError(f"cache must be a KVCache or None, got {type(cache).__name__}")
+        keys, c = cache.layers[0].keys, self.config
+        if len(cache.layers) != c.n_layer or keys.shape[1] != c.n_head or keys.shape[3] != c.n_embd // c.n_head:
+            raise ValueError(f"cache was made for another model: {len(cache.layers)} layers of {tuple(keys.shape)}, "
+                             f"this one has {c.n_layer} layers, {c.n_head} heads of {c.n_embd // c.n_head}")
+        if keys.shape[0] != batch:
+            raise ValueError(f"cache holds a batch of {keys.shape[0]}, idx has {batch} rows")
 
     def generate(self, idx: torch.Tensor, max_new_tokens: int, **options) -> torch.Tensor:
         """Continue ``idx`` ``(B, T)`` by ``max_new_tokens`` tokens: see ``generation.generate``."""
@@ -231,6 +324,8 @@ def width_scaled_init_std(n_embd: int, reference_std: float = 0.02, reference_wi
     ``s * sqrt(d)``. Keeping GPT-2's output scale, ``0.02 * sqrt(768)``, at another width gives
     ``0.02 * sqrt(768 / n_embd)``: 0.02 for GPT-2 small, about 0.049 for a width of 128.
     """
-    if n_embd < 1 or reference_width < 1 or not reference_std > 0.0:
-        raise ValueError(f"widths must be positive and the std above 0, got {n_embd}, {reference_width}, {reference_std}")
+    _check_int("n_embd", n_embd)
+    _check_int("reference_width", reference_width)
+    if not _check_real("reference_std", reference_std) > 0.0:
+        raise ValueError(f"reference_std must be positive, got {reference_std!r}")
     return reference_std * math.sqrt(reference_width / n_embd)

@@ -15,6 +15,7 @@ Shapes: a split is a 1-D ``int64`` tensor of ids ``(N,)``; batches are ``(B, T)`
 from __future__ import annotations
 
 import math
+import numbers
 import statistics
 import time
 from dataclasses import asdict, dataclass, field
@@ -23,13 +24,21 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .gpt import _check_bool, _check_int, _check_real, _check_token_ids
 from .training import weight_decay_groups
 
 
 class CharTokenizer:
-    """Every distinct character of a text is a token; ids follow the characters' sorted order."""
+    """Every distinct character of a text is a token; ids follow the characters' sorted order.
+
+    ``encode`` refuses characters that were not in the text (ValueError) and ``decode`` refuses
+    ids outside ``[0, vocab_size)`` (ValueError) and ids that are not integers (TypeError); the
+    empty string and the empty list encode and decode to each other.
+    """
 
     def __init__(self, text: str) -> None:
+        if not isinstance(text, str):
+            raise TypeError(f"text must be a str, got {type(text).__name__}")
         if not text:
             raise ValueError("CharTokenizer needs a non-empty text to collect its characters from")
         self.chars = sorted(set(text))
@@ -40,40 +49,93 @@ class CharTokenizer:
         return len(self.chars)
 
     def encode(self, text: str) -> list[int]:
+        if not isinstance(text, str):
+            raise TypeError(f"text must be a str, got {type(text).__name__}")
         unknown = sorted(set(text) - set(self.stoi))
         if unknown:
-            raise KeyError(f"characters {unknown[:10]} are not in this tokenizer's vocabulary")
+            raise ValueError(f"text holds characters {unknown[:10]} that are not in this tokenizer's "
+                             f"vocabulary of {self.vocab_size}")
         return [self.stoi[ch] for ch in text]
 
     def decode(self, ids) -> str:
-        return "".join(self.chars[i] for i in (ids.tolist() if isinstance(ids, torch.Tensor) else ids))
+        """The text of ``ids``: a sequence of ints or a 1-D integer tensor (any integer dtype)."""
+        if isinstance(ids, torch.Tensor):
+            _check_token_ids("ids", ids, self.vocab_size, dims=1)
+            ids = ids.tolist()
+        elif isinstance(ids, (str, bytes)) or not hasattr(ids, "__iter__"):
+            raise TypeError(f"ids must be a sequence of token ids or a 1-D tensor, got {type(ids).__name__}")
+        else:
+            ids = list(ids)
+            bad = next((i for i in ids if isinstance(i, bool) or not isinstance(i, numbers.Integral)), None)
+            if bad is not None:
+                raise TypeError(f"ids must hold integer token ids, got {bad!r} ({type(bad).__name__})")
+            if ids and (min(ids) < 0 or max(ids) >= self.vocab_size):
+                raise ValueError(f"ids must hold token ids in [0, {self.vocab_size}) (the vocabulary), "
+                                 f"got ids from {min(ids)} to {max(ids)}")
+        return "".join([self.chars[i] for i in ids])
 
 
 def split_ids(ids: torch.Tensor | list[int], train_fraction: float = 0.9) -> tuple[torch.Tensor, torch.Tensor]:
-    """The first ``train_fraction`` of the ids for training, the rest for validation (int64, 1-D)."""
-    if not 0.0 < train_fraction < 1.0:
+    """The first ``train_fraction`` of the ids for training, the rest for validation (int64, 1-D).
+
+    ``ids``: a list of ints or a 1-D tensor of any integer dtype; floats and bools are refused
+    (they used to be truncated silently). Empty ids give two empty splits."""
+    if not 0.0 < _check_real("train_fraction", train_fraction) < 1.0:
         raise ValueError(f"train_fraction must be in (0, 1), got {train_fraction}")
-    data = torch.as_tensor(ids, dtype=torch.long)
-    if data.dim() != 1:
-        raise ValueError(f"ids must be one flat sequence, got shape {tuple(data.shape)}")
+    if not isinstance(ids, torch.Tensor):
+        if isinstance(ids, (str, bytes)):
+            raise TypeError(f"ids must be token ids, got a {type(ids).__name__}: encode the text first")
+        try:
+            ids = torch.as_tensor(ids) if len(ids) else torch.zeros(0, dtype=torch.long)
+        except (TypeError, ValueError, RuntimeError) as error:
+            raise TypeError(f"ids must be a sequence of integer token ids, got {type(ids).__name__}: {error}") from None
+    if ids.dim() != 1:
+        raise ValueError(f"ids must be one flat sequence, got shape {tuple(ids.shape)}")
+    _check_token_ids("ids", ids, None, dims=1)
+    data = ids.long()
     cut = int(train_fraction * len(data))
     return data[:cut], data[cut:]
 
 
 def random_batch(data: torch.Tensor, batch_size: int, block_size: int,
                  generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """``batch_size`` random windows of ``data``: inputs ``x`` and next-token targets ``y``, ``(B, T)``."""
-    if len(data) <= block_size:
-        raise ValueError(f"a split of {len(data)} tokens is too short for windows of block_size + 1 = {block_size + 1}")
+    """``batch_size`` random windows of ``data``: inputs ``x`` and next-token targets ``y``, ``(B, T)``.
+
+    ``data`` must be a 1-D integer tensor (any integer dtype) longer than ``block_size``; sizes are
+    positive ints. The batches are int64."""
+    _check_batch_args(data, batch_size, block_size, generator)
     starts = torch.randint(len(data) - block_size, (batch_size,), generator=generator)   # (B,)
     window = starts[:, None] + torch.arange(block_size + 1)                               # (B, T+1)
-    tokens = data[window]
+    tokens = data[window].long()                                                        # (B, T+1)
     return tokens[:, :-1], tokens[:, 1:]
+
+
+def _check_batch_args(data: torch.Tensor, batch_size: int, block_size: int,
+                      generator: torch.Generator | None) -> None:
+    _check_token_ids("data", data, None, dims=1)
+    _check_int("batch_size", batch_size)
+    _check_int("block_size", block_size)
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
+    if len(data) <= block_size:
+        raise ValueError(f"a split of {len(data)} tokens is too short for windows of block_size + 1 = {block_size + 1}")
+
+
+def _check_schedule(lr: float, warmup: int, min_lr: float) -> None:
+    if not _check_real("lr", lr) > 0:
+        raise ValueError(f"lr must be positive, got {lr!r}")
+    _check_int("warmup", warmup, minimum=0)
+    if not 0 <= _check_real("min_lr", min_lr) <= lr:
+        raise ValueError(f"min_lr must be in [0, lr={lr}], got {min_lr!r}")
 
 
 def cosine_lr(step: int, lr: float, warmup: int, decay_steps: int, min_lr: float) -> float:
     """The learning rate of step ``step`` (from 0): linear warm-up to ``lr`` over ``warmup`` steps,
-    then a half cosine from ``lr`` down to ``min_lr`` at ``decay_steps``, and ``min_lr`` after."""
+    then a half cosine from ``lr`` down to ``min_lr`` at ``decay_steps``, and ``min_lr`` after.
+    Refused: negative ``step``, ``warmup`` or ``decay_steps``, ``lr <= 0``, ``min_lr`` outside ``[0, lr]``."""
+    _check_int("step", step, minimum=0)
+    _check_int("decay_steps", decay_steps, minimum=0)
+    _check_schedule(lr, warmup, min_lr)
     if step < warmup:
         return lr * (step + 1) / (warmup + 1)
     if step >= decay_steps:
@@ -89,9 +151,31 @@ def make_adamw(model: nn.Module, lr: float, weight_decay: float = 0.1,
     ``fused=None`` uses PyTorch's fused kernel where it exists (one kernel for all parameters,
     instead of a Python loop over them): on the CPU since PyTorch 2.4, and on CUDA.
     """
+    _check_adamw(model, lr, weight_decay, betas, fused)
     if fused is None:
         fused = next(model.parameters()).device.type in ("cpu", "cuda")
     return torch.optim.AdamW(weight_decay_groups(model, weight_decay), lr=lr, betas=betas, fused=fused)
+
+
+def _check_betas(betas) -> None:
+    if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+        raise TypeError(f"betas must be a pair of numbers, got {betas!r}")
+    if not all(0 <= _check_real("betas", beta) < 1 for beta in betas):
+        raise ValueError(f"betas must both be in [0, 1), got {betas!r}")
+
+
+def _check_adamw(model: nn.Module, lr: float, weight_decay: float, betas, fused: bool | None) -> None:
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
+    if next(model.parameters(), None) is None:
+        raise ValueError(f"model has no parameters to optimise ({type(model).__name__})")
+    if _check_real("lr", lr) < 0:
+        raise ValueError(f"lr must be >= 0, got {lr!r}")
+    if _check_real("weight_decay", weight_decay) < 0:
+        raise ValueError(f"weight_decay must be >= 0, got {weight_decay!r}")
+    _check_betas(betas)
+    if fused is not None:
+        _check_bool("fused", fused)
 
 
 def estimate_loss(model: nn.Module, data: torch.Tensor, eval_iters: int, batch_size: int, block_size: int,
@@ -104,24 +188,34 @@ def estimate_loss(model: nn.Module, data: torch.Tensor, eval_iters: int, batch_s
 @torch.no_grad()
 def batch_losses(model: nn.Module, data: torch.Tensor, eval_iters: int, batch_size: int, block_size: int,
                  generator: torch.Generator | None = None) -> list[float]:
-    """The mean cross-entropy of each of ``eval_iters`` random batches, in eval mode."""
-    if eval_iters < 1:
-        raise ValueError(f"eval_iters must be at least 1, got {eval_iters}")
+    """The mean cross-entropy of each of ``eval_iters`` random batches, in eval mode (the model's
+    mode is restored, also after an error). ``eval_iters`` must be a positive int."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
+    _check_int("eval_iters", eval_iters)
+    _check_batch_args(data, batch_size, block_size, generator)
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
     losses = []
-    for _ in range(eval_iters):
-        x, y = random_batch(data, batch_size, block_size, generator)
-        logits = model(x.to(device))
-        losses.append(F.cross_entropy(logits.flatten(0, 1), y.to(device).flatten()).item())
-    model.train(was_training)
+    try:
+        for _ in range(eval_iters):
+            x, y = random_batch(data, batch_size, block_size, generator)
+            logits = model(x.to(device))
+            losses.append(F.cross_entropy(logits.flatten(0, 1), y.to(device).flatten()).item())
+    finally:
+        model.train(was_training)
     return losses
 
 
 @dataclass
 class TrainConfig:
-    """nanoGPT's small character-level recipe (``train_shakespeare_char`` on a CPU)."""
+    """nanoGPT's small character-level recipe (``train_shakespeare_char`` on a CPU).
+
+    Every field is checked on creation (and again by ``train_gpt``): counts are ints (not bools),
+    ``max_iters``, ``batch_size``, ``eval_interval``, ``eval_iters`` and ``final_eval_iters`` at
+    least 1, ``warmup`` at least 0; ``lr > 0``, ``0 <= min_lr <= lr``, ``weight_decay >= 0``,
+    ``betas`` two numbers in [0, 1), ``grad_clip`` > 0 or None (no clipping)."""
 
     max_iters: int = 2000
     batch_size: int = 12
@@ -135,6 +229,17 @@ class TrainConfig:
     eval_iters: int = 20          # batches per estimate during training
     final_eval_iters: int = 200   # batches for the final estimate
     seed: int = 1337
+
+    def __post_init__(self) -> None:
+        for name in ("max_iters", "batch_size", "eval_interval", "eval_iters", "final_eval_iters"):
+            _check_int(name, getattr(self, name))
+        _check_schedule(self.lr, self.warmup, self.min_lr)
+        if _check_real("weight_decay", self.weight_decay) < 0:
+            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
+        _check_betas(self.betas)
+        if self.grad_clip is not None and not _check_real("grad_clip", self.grad_clip) > 0:
+            raise ValueError(f"grad_clip must be positive or None, got {self.grad_clip!r}")
+        _check_int("seed", self.seed, minimum=-(2 ** 63))
 
 
 @dataclass
@@ -156,6 +261,8 @@ class GPTHistory:
 
     @property
     def median_step_ms(self) -> float:
+        if not self.step_ms:
+            raise ValueError("median_step_ms: step_ms is empty, no step has been recorded")
         return statistics.median(self.step_ms)
 
     def to_dict(self) -> dict:
@@ -164,11 +271,15 @@ class GPTHistory:
 
 def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
                lr: float, grad_clip: float | None) -> torch.Tensor:
-    """One update at learning rate ``lr``: forward, cross-entropy, backward, clipping, AdamW step."""
+    """One update at learning rate ``lr``: forward, cross-entropy, backward, clipping, AdamW step.
+
+    ``x`` and ``y`` must be integer ``(B, T)`` tensors of the same shape (targets in the model's
+    vocabulary when it has a ``config.vocab_size``); ``lr >= 0``; ``grad_clip`` > 0 or None."""
+    _check_step(model, optimizer, x, y, lr, grad_clip)
     for group in optimizer.param_groups:
         group["lr"] = lr
     logits = model(x)                                                       # (B, T, V)
-    loss = F.cross_entropy(logits.flatten(0, 1), y.flatten())
+    loss = F.cross_entropy(logits.flatten(0, 1), y.flatten().long())
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     if grad_clip is not None:
@@ -177,12 +288,42 @@ def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tens
     return loss.detach()
 
 
+def _check_step(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
+                lr: float, grad_clip: float | None) -> None:
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        raise TypeError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
+    vocab_size = getattr(getattr(model, "config", None), "vocab_size", None)
+    _check_token_ids("x", x, None)
+    _check_token_ids("y", y, vocab_size)
+    if x.shape != y.shape:
+        raise ValueError(f"x and y must have the same shape, got {tuple(x.shape)} and {tuple(y.shape)}")
+    if _check_real("lr", lr) < 0:
+        raise ValueError(f"lr must be >= 0, got {lr!r}")
+    if grad_clip is not None and not _check_real("grad_clip", grad_clip) > 0:
+        raise ValueError(f"grad_clip must be positive or None, got {grad_clip!r}")
+
+
 def train_gpt(model: nn.Module, train_data: torch.Tensor, val_data: torch.Tensor, config: TrainConfig,
               progress: bool = True) -> GPTHistory:
     """Train ``model`` on random windows of ``train_data`` (its ``block_size`` long) for
     ``config.max_iters`` steps, and return its ``GPTHistory``. Batches and evaluations draw from
-    generators seeded with ``config.seed``, so a run repeats exactly on the same machine."""
-    block_size = model.config.block_size
+    generators seeded with ``config.seed``, so a run repeats exactly on the same machine.
+
+    Checked before the first step: ``model`` has a ``config`` (a ``GPT``), ``config`` is a valid
+    ``TrainConfig`` (checked again, in case a field was changed after creation), and both splits
+    are 1-D integer tensors of ids in the model's vocabulary, longer than its ``block_size``."""
+    gpt_config = getattr(model, "config", None)
+    if not isinstance(model, nn.Module) or not hasattr(gpt_config, "block_size"):
+        raise TypeError(f"model must be a GPT (an nn.Module with a config), got {type(model).__name__}")
+    if not isinstance(config, TrainConfig):
+        raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
+    config.__post_init__()
+    _check_bool("progress", progress)
+    block_size = gpt_config.block_size
+    for name, split in (("train_data", train_data), ("val_data", val_data)):
+        _check_token_ids(name, split, gpt_config.vocab_size, dims=1)
+        if len(split) <= block_size:
+            raise ValueError(f"{name} holds {len(split)} tokens, too few for windows of block_size + 1 = {block_size + 1}")
     device = next(model.parameters()).device
     batches = torch.Generator().manual_seed(config.seed)
     evals = torch.Generator().manual_seed(config.seed + 1)
