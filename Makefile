@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 WORKERS ?= 2
 
-.PHONY: setup book test site-check clean
+.PHONY: setup book test site-check gpu-check clean
 
 setup: $(STAMP)
 
@@ -46,6 +46,29 @@ site-check: $(STAMP)
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
 	  echo "Chromium could not be installed: the headless-browser check will be skipped"
 	$(PY) -m pytest tests/site -q -rs --site-check
+
+# Check the package on a GPU: tests/test_gpu.py (each model family on the CPU and on CUDA) and a
+# short mixed-precision training run of each family (benchmarks/gpu_check.py). It uses $(PYTHON)
+# as it is when that has torch (a Colab or GPU machine, maybe offline), else the .venv; without
+# CUDA it runs the CPU half and says so.
+gpu-check:
+	@py="$(PYTHON)"; \
+	if ! "$$py" -c "import torch" 2>/dev/null; then \
+	  echo "gpu-check: $$py has no torch, using $(PY) (make setup)"; $(MAKE) --no-print-directory setup; py="$(PY)"; \
+	fi; \
+	"$$py" -c "import sys, torch; print('gpu-check: python', sys.version.split()[0], 'torch', torch.__version__, \
+	  'CUDA:', torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'not available')"; \
+	begin=$$SECONDS; status=0; \
+	echo "gpu-check: [1/2] PYTHONPATH=src $$py -m pytest tests/test_gpu.py"; \
+	if "$$py" -c "import pytest" 2>/dev/null; then \
+	  PYTHONPATH=src "$$py" -m pytest tests/test_gpu.py -q -rpsfE -p no:cacheprovider || status=1; \
+	else echo "gpu-check: SKIPPED the tests: pytest is not installed for $$py (pip install pytest)"; fi; \
+	echo "gpu-check: [1/2] took $$((SECONDS - begin)) s"; middle=$$SECONDS; \
+	echo "gpu-check: [2/2] PYTHONPATH=src $$py benchmarks/gpu_check.py"; \
+	PYTHONPATH=src "$$py" benchmarks/gpu_check.py || status=1; \
+	echo "gpu-check: [2/2] took $$((SECONDS - middle)) s; in all $$((SECONDS - begin)) s"; \
+	if [ $$status = 0 ]; then echo "gpu-check: passed"; else echo "gpu-check: FAILED"; fi; \
+	exit $$status
 
 clean:
 	rm -rf _build .pytest_cache
