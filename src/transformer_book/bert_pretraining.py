@@ -17,7 +17,7 @@ from torch import nn
 from tokenizers import Tokenizer, models, trainers
 
 from .batching import pad_sequences
-from .bert import BertForMaskedLM
+from .bert import BertForMaskedLM, _check_int, _check_integer_tensor, _check_number
 from .bert_weights import configure_bert_tokenizer
 from .training import label_smoothed_loss, weight_decay_groups
 
@@ -28,7 +28,17 @@ IGNORE_INDEX = -100
 
 def train_wordpiece(texts: Iterable[str], vocab_size: int, max_length: int = 128, min_frequency: int = 2) -> Tokenizer:
     """Train a lowercase WordPiece vocabulary with ``tokenizers``, with BERT's special tokens first
-    (``[PAD]`` = 0 ... ``[MASK]`` = 4) and BERT's ``[CLS] text [SEP]`` template."""
+    (``[PAD]`` = 0 ... ``[MASK]`` = 4) and BERT's ``[CLS] text [SEP]`` template.
+
+    ``texts`` is an iterable of strings (a single string is refused: it would train on its
+    characters); texts that yield no piece beyond the special tokens (none, or all empty) are
+    refused with a ``ValueError`` after the (then instant) training.
+    """
+    if isinstance(texts, (str, bytes)):
+        raise TypeError("texts must be an iterable of strings, got a single string")
+    _check_int("vocab_size", vocab_size)
+    _check_int("max_length", max_length)
+    _check_int("min_frequency", min_frequency, minimum=0)
     if vocab_size <= len(SPECIAL_TOKENS):
         raise ValueError(f"vocab_size={vocab_size} leaves no room beyond the {len(SPECIAL_TOKENS)} special tokens")
     tokenizer = Tokenizer(models.WordPiece(unk_token="[UNK]"))
@@ -39,6 +49,8 @@ def train_wordpiece(texts: Iterable[str], vocab_size: int, max_length: int = 128
         vocab_size=vocab_size, min_frequency=min_frequency, special_tokens=list(SPECIAL_TOKENS), show_progress=False
     )
     tokenizer.train_from_iterator(texts, trainer=trainer)
+    if tokenizer.get_vocab_size() <= len(SPECIAL_TOKENS):
+        raise ValueError("texts gave no vocabulary beyond the special tokens: no text, or only empty ones")
     for index, token in enumerate(SPECIAL_TOKENS):
         assert tokenizer.token_to_id(token) == index, f"{token} should have id {index}"
     return configure(tokenizer)
@@ -56,22 +68,35 @@ def mask_tokens(
     token is replaced by ``[MASK]`` 80% of the time, by a random token 10% of the time, and kept
     10% of the time. Returns ``(inputs, labels)``, both ``(B, T)``: ``labels`` is the original id at
     the chosen positions and ``IGNORE_INDEX`` elsewhere. The random tokens are never special ones.
+
+    ``input_ids`` may have any integer dtype (floats and bools are refused); both outputs are int64.
+    Refused with a ``ValueError``: ``probability`` outside ``(0, 1)``, ids, ``special_ids`` or
+    ``mask_id`` outside ``[0, vocab_size)``, and a vocabulary with no ordinary token to draw from.
+    An empty ``special_ids`` makes every token a candidate.
     """
-    if input_ids.dim() != 2 or input_ids.dtype != torch.int64:
-        raise ValueError(
-            f"input_ids must be int64 of shape (batch, seq), got {input_ids.dtype} {tuple(input_ids.shape)}"
-        )
-    if not 0.0 < probability < 1.0:
-        raise ValueError(f"probability must be in (0, 1), got {probability}")
-    first_ordinary = max(max(special_ids), mask_id, UNK_ID) + 1   # random replacements come from here on
+    _check_integer_tensor("input_ids", input_ids)
+    if input_ids.dim() != 2:
+        raise ValueError(f"input_ids must have shape (batch, seq), got {tuple(input_ids.shape)}")
+    _check_int("vocab_size", vocab_size)
+    _check_number("probability", probability, "in (0, 1)", lambda v: 0.0 < v < 1.0)
+    special_ids = list(special_ids)
+    for name, value in [("mask_id", mask_id)] + [("special_ids", i) for i in special_ids]:
+        _check_int(name, value, minimum=0)
+        if value >= vocab_size:
+            raise ValueError(f"{name} must lie in [0, vocab_size={vocab_size}), got {value}")
+    first_ordinary = max(special_ids + [mask_id, UNK_ID]) + 1   # random replacements come from here on
     if first_ordinary >= vocab_size:
         raise ValueError(f"vocab_size={vocab_size} leaves no ordinary tokens to draw random replacements from")
+    input_ids = input_ids.long()
+    low, high = torch.stack([input_ids.min(), input_ids.max()]).tolist() if input_ids.numel() else (0, 0)
+    if low < 0 or high >= vocab_size:
+        raise ValueError(f"input_ids must lie in [0, vocab_size={vocab_size}), got {low}..{high}")
     device = input_ids.device
 
     def uniform() -> torch.Tensor:
         return torch.rand(input_ids.shape, generator=generator, device=device)
 
-    special = torch.isin(input_ids, torch.tensor(list(special_ids), device=device))
+    special = torch.isin(input_ids, torch.tensor(special_ids, dtype=torch.long, device=device))
     chosen = (uniform() < probability) & ~special                         # (B, T): predict these
     draw = uniform()
     to_mask = chosen & (draw < 0.8)                                        # 80%: [MASK]
@@ -90,17 +115,33 @@ def mlm_loss(model: BertForMaskedLM, inputs: torch.Tensor, labels: torch.Tensor,
     The head (and its ``(D, V)`` product with the embedding matrix) runs on the ``N`` chosen
     positions ``(N, D)`` instead of all ``B*T``: the same loss as over the full logits, about
     ``1 / 0.15`` times less work in the largest matrix product.
+
+    ``labels`` ``(B, T)`` must hold ids of the vocabulary or ``IGNORE_INDEX`` and choose at least
+    one position: with none the mean loss is 0/0, and a ``ValueError`` says so (not a NaN).
     """
-    hidden = model.bert(inputs, attention_mask=attention_mask)             # (B, T, D)
+    if not isinstance(model, BertForMaskedLM):
+        raise TypeError(f"model must be a BertForMaskedLM, got {type(model).__name__}")
+    _check_integer_tensor("labels", labels)
+    if not isinstance(inputs, torch.Tensor) or labels.shape != inputs.shape:
+        shape = tuple(getattr(inputs, "shape", ()))
+        raise ValueError(f"labels must have the shape of inputs {shape}, got {tuple(labels.shape)}")
     chosen = labels != IGNORE_INDEX                                        # (B, T)
+    vocab = model.config.vocab_size
+    outside = chosen & ((labels < 0) | (labels >= vocab))
+    none_chosen, out_of_range = torch.stack([~chosen.any(), outside.any()]).tolist()   # one host sync
+    if none_chosen:
+        raise ValueError(f"labels choose no position (all are IGNORE_INDEX={IGNORE_INDEX}): nothing to predict")
+    if out_of_range:
+        raise ValueError(f"labels must be IGNORE_INDEX={IGNORE_INDEX} or lie in [0, vocab_size={vocab})")
+    hidden = model.bert(inputs, attention_mask=attention_mask)             # (B, T, D)
     logits = model.cls(hidden[chosen])                                     # (N, V)
-    return label_smoothed_loss(logits, labels[chosen], 0.0, pad_id=None)
+    return label_smoothed_loss(logits, labels[chosen].long(), 0.0, pad_id=None)
 
 
 def length_batches(lengths: Sequence[int], batch_size: int, seed: int = 0) -> list[list[int]]:
-    """Indices grouped into batches of similar length (little padding), in a shuffled order."""
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be positive, got {batch_size}")
+    """Indices grouped into batches of similar length (little padding), in a shuffled order.
+    No lengths give no batches (``[]``)."""
+    _check_int("batch_size", batch_size)
     rng = random.Random(seed)
     order = sorted(range(len(lengths)), key=lambda i: (lengths[i], rng.random()))
     batches = [order[start:start + batch_size] for start in range(0, len(order), batch_size)]
@@ -109,7 +150,19 @@ def length_batches(lengths: Sequence[int], batch_size: int, seed: int = 0) -> li
 
 
 def collate_ids(sequences: Sequence[Sequence[int]], pad_id: int = PAD_ID) -> tuple[torch.Tensor, torch.Tensor]:
-    """Pad id lists into ``input_ids`` ``(B, T)`` and ``attention_mask`` ``(B, T)`` (1 = real token)."""
+    """Pad id lists into ``input_ids`` ``(B, T)`` and ``attention_mask`` ``(B, T)`` (1 = real token).
+
+    Refused with a ``ValueError``: no sequences, and an empty sequence (its row would be all
+    padding, which ``BertModel`` refuses).
+    """
+    _check_int("pad_id", pad_id, minimum=0)
+    if isinstance(sequences, (str, bytes)) or not hasattr(sequences, "__len__"):
+        raise TypeError(f"sequences must be a list of id lists, got {type(sequences).__name__}")
+    if len(sequences) == 0:
+        raise ValueError("sequences is empty: no sequences to pad")
+    empty = [row for row, sequence in enumerate(sequences) if len(sequence) == 0]
+    if empty:
+        raise ValueError(f"sequences[{empty[0]}] is empty: a row with no real token")
     input_ids = pad_sequences(sequences, pad_id)
     attention_mask = torch.zeros_like(input_ids)
     for row, sequence in enumerate(sequences):
@@ -123,6 +176,9 @@ def collate_ids(sequences: Sequence[Sequence[int]], pad_id: int = PAD_ID) -> tup
 def bert_lr(step: int, total_steps: int, warmup_steps: int) -> float:
     """The multiplier of the peak learning rate at update ``step`` (from 1): linear warm-up over
     ``warmup_steps``, then linear decay to 0 at ``total_steps``."""
+    _check_int("total_steps", total_steps)
+    _check_int("warmup_steps", warmup_steps, minimum=0)
+    _check_int("step", step)
     if not 1 <= step <= total_steps:
         raise ValueError(f"step must be in 1..{total_steps}, got {step}")
     if warmup_steps and step <= warmup_steps:
@@ -133,6 +189,8 @@ def bert_lr(step: int, total_steps: int, warmup_steps: int) -> float:
 def make_adamw(model: nn.Module, lr: float, weight_decay: float = 0.01) -> torch.optim.AdamW:
     """AdamW with BERT's settings: decoupled weight decay on the weight matrices and embedding
     tables only, not on the biases and LayerNorm parameters (the 1-D tensors)."""
+    _check_number("lr", lr, "positive and finite", lambda v: 0 < v < math.inf)
+    _check_number("weight_decay", weight_decay, "non-negative and finite", lambda v: 0 <= v < math.inf)
     return torch.optim.AdamW(weight_decay_groups(model, weight_decay), lr=lr, betas=(0.9, 0.999), eps=1e-6)
 
 
@@ -147,6 +205,7 @@ class TrainLog:
 
     def smoothed(self, window: int = 20) -> list[float]:
         """The loss averaged over the last ``window`` updates (a readable curve)."""
+        _check_int("window", window)
         return [sum(self.loss[max(0, i - window + 1): i + 1]) / len(self.loss[max(0, i - window + 1): i + 1])
                 for i in range(len(self.loss))]
 
@@ -165,10 +224,16 @@ def train_steps(
     """Make ``total_steps`` AdamW updates; update ``n`` (from 0) minimises ``loss_of_batch(n)``.
 
     The learning rate follows ``bert_lr`` with ``warmup_fraction`` of the updates as warm-up.
-    Raises ``FloatingPointError`` if the loss stops being finite.
+    Raises ``FloatingPointError`` if the loss stops being finite. Refused before the first update:
+    ``total_steps < 1``, ``lr <= 0``, ``warmup_fraction`` outside ``[0, 1)``, ``clip_norm <= 0``,
+    a negative ``weight_decay``; and at any update a loss that is not a scalar tensor.
     """
-    if total_steps < 1:
-        raise ValueError(f"total_steps must be positive, got {total_steps}")
+    if not callable(loss_of_batch):
+        raise TypeError(f"loss_of_batch must be a function of the update number, got {type(loss_of_batch).__name__}")
+    _check_int("total_steps", total_steps)
+    _check_number("lr", lr, "positive and finite", lambda v: 0 < v < math.inf)
+    _check_number("warmup_fraction", warmup_fraction, "in [0, 1)", lambda v: 0 <= v < 1)
+    _check_number("clip_norm", clip_norm, "positive", lambda v: v > 0)
     optimizer = make_adamw(model, lr, weight_decay)
     warmup = int(warmup_fraction * total_steps)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda done: bert_lr(min(done + 1, total_steps), total_steps, warmup))
@@ -181,6 +246,8 @@ def train_steps(
         steps = tqdm(steps, desc=desc, unit="step", mininterval=1.0)
     for step in steps:
         loss = loss_of_batch(step)
+        if not isinstance(loss, torch.Tensor) or loss.dim() != 0:
+            raise TypeError(f"loss_of_batch({step}) must return a scalar tensor, got {getattr(loss, 'shape', loss)!r}")
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), clip_norm)

