@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from transformer_book.batching import BOS_ID, EOS_ID, PAD_ID
+from transformer_book.checks import assert_close
 from transformer_book.decoding import (
     attention_maps,
     beam_search,
@@ -58,7 +59,7 @@ def test_wide_beam_finds_the_exhaustive_optimum(alpha):
         for row in range(SRC.shape[0]):
             best, best_score = exhaustive_best(model, SRC[row], max_len, alpha)
             assert hyps[row] == best
-            assert scores[row] == pytest.approx(best_score, abs=1e-5)
+            assert_close(torch.tensor(scores[row]), torch.tensor(best_score), what="beam score")
             differs_from_greedy += best != greedy[row]
     assert differs_from_greedy > 0  # otherwise the test could not tell beam search from greedy
 
@@ -67,7 +68,7 @@ def test_returned_scores_match_teacher_forcing():
     model = tiny_model(1, eos_bias=-0.5)
     hyps, scores = beam_search(model, SRC, 3, 6, 0.6, return_scores=True)
     _, rescored = score_hypotheses(model, SRC, hyps, max_len=6, length_penalty=0.6)
-    assert torch.allclose(torch.tensor(scores), rescored, atol=1e-5)
+    assert_close(torch.tensor(scores), rescored, what="beam scores against teacher forcing")
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -124,7 +125,7 @@ def test_batch_with_padding_decodes_like_one_at_a_time():
         assert hypotheses(greedy_decode(model, alone, 10)) == [batch_greedy[i]]
         beam, score = beam_search(model, alone, 4, 10, return_scores=True)
         assert beam == [batch_beam[i]]
-        assert score[0] == pytest.approx(batch_scores[i], abs=1e-5)
+        assert_close(torch.tensor(score[0]), torch.tensor(batch_scores[i]), what="score alone against batched")
 
 
 def test_greedy_output_format_and_early_stop():
@@ -176,7 +177,7 @@ def test_top_p_keeps_the_smallest_set_with_enough_mass():
         assert kept == expected, (p, kept)
         assert probs[list(kept)].sum() >= p - 1e-6
     filtered = sampling_probs(logits, top_p=0.7)
-    assert torch.allclose(filtered, torch.tensor([0.0, 0.4, 0.0, 0.3, 0.0]) / 0.7)
+    assert_close(filtered, torch.tensor([0.0, 0.4, 0.0, 0.3, 0.0]) / 0.7, what="renormalised nucleus")
 
 
 def test_top_k_keeps_exactly_k_and_temperature_sharpens():
@@ -185,7 +186,7 @@ def test_top_k_keeps_exactly_k_and_temperature_sharpens():
     assert kept.tolist() == [[False, True, True, False], [False, False, True, True]]
     cold, hot = sampling_probs(logits, temperature=0.5), sampling_probs(logits, temperature=2.0)
     assert (cold.max(dim=-1).values > hot.max(dim=-1).values).all()
-    assert torch.allclose(sampling_probs(logits, temperature=0.5), (logits * 2).softmax(-1))
+    assert_close(sampling_probs(logits, temperature=0.5), (logits * 2).softmax(-1), what="temperature 0.5")
 
 
 def test_seeded_sampling_is_reproducible_and_varies_with_the_seed():
@@ -258,7 +259,7 @@ def test_attention_maps_shapes_masks_and_values(norm_first):
     assert maps.decoder_self[0].shape == (3, 4, 3, 3)
     assert maps.cross[0].shape == (3, 4, 3, 4)
     for weights in maps.encoder_self + maps.decoder_self + maps.cross:
-        assert torch.allclose(weights.sum(-1), torch.ones(()), atol=1e-5)
+        assert_close(weights.sum(-1), torch.ones(weights.shape[:-1]), what="attention row sums")
     pad = SRC == PAD_ID                                 # (B, S): no query looks at source padding
     assert (maps.cross[1].masked_select(pad[:, None, None, :]) == 0).all()
     assert (maps.encoder_self[0].masked_select(pad[:, None, None, :]) == 0).all()
@@ -272,4 +273,4 @@ def test_attention_maps_shapes_masks_and_values(norm_first):
     q = layer.self_attention.split_heads(layer.self_attention.w_q(x))
     k = layer.self_attention.split_heads(layer.self_attention.w_k(x))
     scores = (q @ k.transpose(-2, -1) / 2.0).masked_fill(pad[:, None, None, :], float("-inf"))  # d_k = 4
-    assert torch.allclose(maps.encoder_self[0], scores.softmax(-1), atol=1e-6)
+    assert_close(maps.encoder_self[0], scores.softmax(-1), what="first encoder layer's weights")

@@ -3,6 +3,7 @@ import math
 import pytest
 import torch
 
+from transformer_book.checks import assert_close
 from transformer_book.embeddings import (
     Embeddings,
     LearnedPositionalEncoding,
@@ -39,15 +40,15 @@ def test_embeddings_reject_float_ids():
 def test_sinusoidal_table_matches_the_formula():
     table = sinusoidal_table(50, 8)
     pos, i = 7, 2
-    assert math.isclose(table[pos, 2 * i].item(), math.sin(pos / 10000 ** (2 * i / 8)), abs_tol=1e-6)
-    assert math.isclose(table[pos, 2 * i + 1].item(), math.cos(pos / 10000 ** (2 * i / 8)), abs_tol=1e-6)
+    assert_close(table[pos, 2 * i], torch.tensor(math.sin(pos / 10000 ** (2 * i / 8)), dtype=torch.float64))
+    assert_close(table[pos, 2 * i + 1], torch.tensor(math.cos(pos / 10000 ** (2 * i / 8)), dtype=torch.float64))
     assert torch.all(table[0, 0::2] == 0) and torch.all(table[0, 1::2] == 1)
 
 
 def test_sinusoidal_table_odd_width():
     table = sinusoidal_table(10, 7)
     assert table.shape == (10, 7)
-    assert torch.allclose(table[:, 6], torch.sin(torch.arange(10.0) * 10000 ** (-6 / 7)), atol=1e-5)
+    assert_close(table[:, 6], torch.sin(torch.arange(10.0) * 10000 ** (-6 / 7)))
 
 
 def test_relative_offset_is_a_rotation():
@@ -58,7 +59,7 @@ def test_relative_offset_is_a_rotation():
     for j, w in enumerate(freqs):
         c, s = math.cos(k * w), math.sin(k * w)
         rot[2 * j : 2 * j + 2, 2 * j : 2 * j + 2] = torch.tensor([[c, s], [-s, c]])
-    assert torch.allclose(table[k:], table[:-k] @ rot.T, atol=1e-4)
+    assert_close(table[k:], table[:-k] @ rot.T, what="shifted table against rotated table")
 
 
 def test_positional_encoding_adds_table_and_offsets():

@@ -3,10 +3,10 @@ import pytest
 import torch
 from torch import nn
 
+from transformer_book.checks import assert_close
 from transformer_book.attention import scaled_dot_product_attention
 from transformer_book.recurrent import ElmanRNN, sequential_depth
 
-ATOL = 1e-5  # float32
 
 
 def make_pair(input_size=5, hidden_size=7, bias=True, seed=0):
@@ -22,8 +22,8 @@ def test_equals_nn_rnn_given_the_same_weights(bias):
     want_outputs, want_last = reference(x)
     outputs, last = ours(x)
     assert outputs.shape == (3, 11, 7) and last.shape == (3, 7)
-    assert torch.allclose(outputs, want_outputs, atol=ATOL)
-    assert torch.allclose(last, want_last[0], atol=ATOL)
+    assert_close(outputs, want_outputs)
+    assert_close(last, want_last[0])
 
 
 def test_equals_nn_rnn_from_a_given_initial_state():
@@ -32,8 +32,8 @@ def test_equals_nn_rnn_from_a_given_initial_state():
     x, h0 = torch.randn(2, 6, 5, generator=g), torch.randn(2, 7, generator=g)
     want_outputs, want_last = reference(x, h0[None])
     outputs, last = ours(x, h0)
-    assert torch.allclose(outputs, want_outputs, atol=ATOL)
-    assert torch.allclose(last, want_last[0], atol=ATOL)
+    assert_close(outputs, want_outputs)
+    assert_close(last, want_last[0])
 
 
 def test_gradients_match_nn_rnn():
@@ -41,8 +41,8 @@ def test_gradients_match_nn_rnn():
     x = torch.randn(2, 9, 5, generator=torch.Generator().manual_seed(3))
     reference(x)[1].sum().backward()
     ours(x)[1].sum().backward()
-    assert torch.allclose(ours.weight_hh.grad, reference.weight_hh_l0.grad, atol=ATOL)
-    assert torch.allclose(ours.weight_ih.grad, reference.weight_ih_l0.grad, atol=ATOL)
+    assert_close(ours.weight_hh.grad, reference.weight_hh_l0.grad)
+    assert_close(ours.weight_ih.grad, reference.weight_ih_l0.grad)
 
 
 def test_last_output_is_the_last_state_and_step_is_one_update():

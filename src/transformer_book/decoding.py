@@ -15,10 +15,17 @@ generated per sentence, the end-of-sentence token included. The decoder is never
 padding or BOS: their logits are set to ``-inf`` before the softmax. A hypothesis that reaches
 ``max_len`` tokens without EOS is cut there (and scored without an EOS term).
 The model is put in evaluation mode (no dropout) while decoding and restored afterwards.
+
+Checked before any decoding (``ValueError``/``TypeError`` naming the argument): ``src`` must be a
+non-empty 2-D tensor of any integer dtype (int8 to int64, uint8; floats and bools are refused),
+on the model's device, with ids in the source vocabulary and no row of padding only; ``bos_id``
+and ``eos_id`` must be ids of the target vocabulary, different from each other and from the
+model's ``pad_id`` (an ``eos_id`` outside the vocabulary could never be produced, so decoding
+would never stop early); counts such as ``max_len`` and ``beam_size`` are ``int`` >= 1, not bools.
 """
 from __future__ import annotations
 
-import math
+import numbers
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable, Iterator, Sequence
@@ -27,6 +34,8 @@ import torch
 from torch import nn
 
 from .batching import BOS_ID, EOS_ID
+from .embeddings import Embeddings
+from .validation import check_int, check_number, check_token_ids
 
 NEG_INF = float("-inf")
 
@@ -47,16 +56,41 @@ def _inference(model: nn.Module) -> Iterator[None]:
         model.train(was_training)
 
 
-def _check_src(model: nn.Module, src: torch.Tensor) -> None:
-    if not isinstance(src, torch.Tensor) or src.dim() != 2:
-        raise ValueError(
-            f"src must be a (batch, seq) tensor of token ids, got "
-            f"{tuple(src.shape) if isinstance(src, torch.Tensor) else type(src).__name__}"
+def _vocab_size(module: nn.Module | None) -> int | None:
+    """The vocabulary of the first embedding table in ``module`` (None if it has none)."""
+    for sub in module.modules() if isinstance(module, nn.Module) else ():
+        if isinstance(sub, Embeddings):
+            return sub.vocab_size
+        if isinstance(sub, nn.Embedding):
+            return sub.num_embeddings
+    return None
+
+
+def _target_vocab(model: nn.Module) -> int | None:
+    proj = getattr(getattr(model, "generator", None), "proj", None)
+    return proj.out_features if isinstance(proj, nn.Linear) else _vocab_size(getattr(model, "tgt_embed", None))
+
+
+def _check_model(model: nn.Module) -> None:
+    pad_id = getattr(model, "pad_id", None)
+    if not isinstance(model, nn.Module) or isinstance(pad_id, bool) or not isinstance(pad_id, int):
+        raise TypeError(
+            f"model must be an encoder-decoder nn.Module with an integer pad_id (make_model builds one), "
+            f"got {type(model).__name__}"
         )
-    if src.dtype not in (torch.int64, torch.int32):
-        raise TypeError(f"src must hold integer token ids, got {src.dtype}")
+
+
+def _check_src(model: nn.Module, src: torch.Tensor) -> torch.Tensor:
+    """``src`` as a LongTensor, after the checks in the module's docstring."""
+    _check_model(model)
+    if isinstance(src, torch.Tensor) and src.dim() != 2:
+        raise ValueError(f"src must be a (batch, seq) tensor of token ids, got shape {tuple(src.shape)}")
+    src = check_token_ids("src", src, _vocab_size(getattr(model, "src_embed", None))).long()
     if src.shape[0] == 0 or src.shape[1] == 0:
         raise ValueError(f"src is empty: shape {tuple(src.shape)}")
+    parameter = next(model.parameters(), None)
+    if parameter is not None and parameter.device != src.device:
+        raise ValueError(f"src is on {src.device} but the model is on {parameter.device}: move one of them")
     empty = (src != model.pad_id).sum(dim=1) == 0
     if bool(empty.any()):
         rows = empty.nonzero().flatten().tolist()
@@ -64,14 +98,15 @@ def _check_src(model: nn.Module, src: torch.Tensor) -> None:
             f"rows {rows} of src are all padding (pad_id={model.pad_id}): "
             "every sentence needs at least one token (its EOS)"
         )
-
-
-def _check_max_len(max_len: int) -> None:
-    if not isinstance(max_len, int) or isinstance(max_len, bool) or max_len < 1:
-        raise ValueError(f"max_len must be a positive integer (tokens to generate), got {max_len!r}")
+    return src
 
 
 def _check_ids(model: nn.Module, bos_id: int, eos_id: int) -> None:
+    vocab = _target_vocab(model)
+    for name, value in (("bos_id", bos_id), ("eos_id", eos_id), ("the model's pad_id", model.pad_id)):
+        check_int(name, value, minimum=0)
+        if vocab is not None and value >= vocab:
+            raise ValueError(f"{name} must be a token id in [0, {vocab}) (the target vocabulary), got {value}")
     if len({bos_id, eos_id, model.pad_id}) != 3:
         raise ValueError(
             f"bos_id={bos_id}, eos_id={eos_id} and the model's pad_id={model.pad_id} must differ"
@@ -90,8 +125,20 @@ def next_token_logits(
     ``memory`` is the encoder output ``(N, S, D)``, ``src_mask`` its ``(N, 1, 1, S)`` padding mask
     and ``prefix`` the ``(N, t)`` target ids so far (starting with BOS). The decoder runs on the
     whole prefix, but only the last position goes through the generator. Padding and BOS can never
-    come next: their logits are ``-inf``.
+    come next: their logits are ``-inf``. (Only shapes and ``bos_id`` are checked here: this runs
+    at every step.)
     """
+    if not isinstance(prefix, torch.Tensor) or prefix.dim() != 2 or prefix.shape[1] == 0:
+        raise ValueError(f"prefix must be a non-empty (N, t) tensor of ids, got "
+                         f"{tuple(prefix.shape) if isinstance(prefix, torch.Tensor) else type(prefix).__name__}")
+    if memory.dim() != 3 or memory.shape[0] != prefix.shape[0]:
+        raise ValueError(
+            f"memory must be (N, S, D) with the N={prefix.shape[0]} rows of prefix, got {tuple(memory.shape)}"
+        )
+    check_int("bos_id", bos_id, minimum=0)
+    vocab = _target_vocab(model)
+    if vocab is not None and bos_id >= vocab:
+        raise ValueError(f"bos_id must be a token id in [0, {vocab}) (the target vocabulary), got {bos_id}")
     states = model.decode(memory, src_mask, prefix)           # (N, t, D)
     logits = model.generator(states[:, -1]).float()           # (N, V)
     logits[:, [model.pad_id, bos_id]] = NEG_INF
@@ -104,14 +151,20 @@ def gnmt_length_penalty(length: int | torch.Tensor, alpha: float) -> float | tor
     A hypothesis is ranked by ``log P(y | x) / gnmt_length_penalty(len(y), alpha)``: ``alpha = 0``
     ranks by log-probability alone (which favours short outputs, since every token lowers it);
     larger ``alpha`` divides long hypotheses' (negative) scores by more, i.e. favours them.
-    ``length`` counts the generated tokens, EOS included.
+    ``length`` counts the generated tokens, EOS included: an ``int`` >= 0 or a tensor of them
+    (negative lengths and a negative or non-finite ``alpha`` are refused).
     """
+    _check_alpha(alpha)
+    if isinstance(length, torch.Tensor):
+        if length.numel() and bool((length < 0).any()):
+            raise ValueError(f"length must be >= 0, got a tensor with minimum {length.min().item()}")
+    else:
+        check_int("length", length, minimum=0)
     return ((5 + length) / 6) ** alpha
 
 
 def _check_alpha(alpha: float) -> None:
-    if not isinstance(alpha, (int, float)) or isinstance(alpha, bool) or not math.isfinite(alpha) or alpha < 0:
-        raise ValueError(f"length_penalty (alpha) must be a finite number >= 0, got {alpha!r}")
+    check_number("length_penalty (alpha)", alpha, low=0.0)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -129,10 +182,12 @@ def decode_loop(
     """Generate up to ``max_len`` tokens per sentence, choosing each with ``choose(logits (A, V)) ->
     (A,)`` for the ``A`` rows that have not ended yet (rows that have produced EOS leave the
     decoder's batch). Returns ``(B, L)``, ``L <= max_len``: the generated ids (no BOS), padding
-    after EOS."""
-    _check_src(model, src)
-    _check_max_len(max_len)
+    after EOS. ``choose`` must return integer ids of shape ``(A,)``."""
+    src = _check_src(model, src)
+    check_int("max_len", max_len)
     _check_ids(model, bos_id, eos_id)
+    if not callable(choose):
+        raise TypeError(f"choose must be a callable from logits (A, V) to ids (A,), got {type(choose).__name__}")
     with _inference(model):
         src_mask = model.source_mask(src)                      # (B, 1, 1, S)
         memory = model.encode(src, src_mask)                   # (B, S, D)
@@ -142,7 +197,12 @@ def decode_loop(
         for _ in range(max_len):
             logits = next_token_logits(model, memory[alive], src_mask[alive], ys[alive], bos_id)  # (A, V)
             token = torch.full((batch,), model.pad_id, dtype=torch.long, device=src.device)
-            token[alive] = choose(logits)                                         # (B,): pad if ended
+            chosen = choose(logits)                                               # (A,)
+            if (not isinstance(chosen, torch.Tensor) or chosen.shape != alive.shape
+                    or chosen.is_floating_point() or chosen.is_complex() or chosen.dtype == torch.bool):
+                got = (chosen.dtype, tuple(chosen.shape)) if isinstance(chosen, torch.Tensor) else type(chosen).__name__
+                raise ValueError(f"choose must return integer ids of shape {tuple(alive.shape)}, got {got}")
+            token[alive] = chosen                                                 # (B,): pad if ended
             ys = torch.cat([ys, token[:, None]], dim=1)                           # (B, t + 1)
             alive = alive[token[alive] != eos_id]
             if alive.numel() == 0:
@@ -164,7 +224,12 @@ def greedy_decode(
 
 def hypotheses(ids: torch.Tensor, eos_id: int = EOS_ID) -> list[list[int]]:
     """Rows of ``greedy_decode``/``sample`` output ``(B, L)`` as lists, cut before the first EOS
-    (the same format ``beam_search`` returns)."""
+    (the same format ``beam_search`` returns). ``ids`` may have any integer dtype; floats and
+    bools are refused."""
+    if not isinstance(ids, torch.Tensor) or ids.is_floating_point() or ids.is_complex() or ids.dtype == torch.bool:
+        raise TypeError(f"ids must be an integer tensor of token ids, got "
+                        f"{ids.dtype if isinstance(ids, torch.Tensor) else type(ids).__name__}")
+    check_int("eos_id", eos_id, minimum=0)
     if ids.dim() != 2:
         raise ValueError(f"expected a (batch, length) tensor of ids, got shape {tuple(ids.shape)}")
     out = []
@@ -174,14 +239,19 @@ def hypotheses(ids: torch.Tensor, eos_id: int = EOS_ID) -> list[list[int]]:
 
 
 def _check_sampling(temperature: float, top_k: int | None, top_p: float | None) -> None:
-    if not isinstance(temperature, (int, float)) or isinstance(temperature, bool) or not temperature > 0:
-        raise ValueError(f"temperature must be a number > 0, got {temperature!r}")
-    if top_k is not None and (not isinstance(top_k, int) or isinstance(top_k, bool) or top_k < 1):
-        raise ValueError(f"top_k must be None or an integer >= 1, got {top_k!r}")
-    if top_p is not None and (
-        not isinstance(top_p, (int, float)) or isinstance(top_p, bool) or not 0 < top_p <= 1
-    ):
-        raise ValueError(f"top_p must be None or a number in (0, 1], got {top_p!r}")
+    check_number("temperature", temperature, low=0.0, low_open=True)
+    if top_k is not None:
+        check_int("top_k", top_k)
+    if top_p is not None:
+        check_number("top_p", top_p, 0.0, 1.0, low_open=True)
+
+
+def _check_logits(logits: torch.Tensor) -> None:
+    if not isinstance(logits, torch.Tensor) or not logits.is_floating_point():
+        raise TypeError(f"logits must be a floating-point tensor (..., V), got "
+                        f"{logits.dtype if isinstance(logits, torch.Tensor) else type(logits).__name__}")
+    if logits.dim() == 0 or logits.shape[-1] == 0:
+        raise ValueError(f"logits must have a non-empty last (vocabulary) dimension, got shape {tuple(logits.shape)}")
 
 
 def filter_logits(
@@ -195,6 +265,7 @@ def filter_logits(
     The most probable token always survives. Returns a new tensor.
     """
     _check_sampling(1.0, top_k, top_p)
+    _check_logits(logits)
     logits = logits.clone()
     if top_k is not None and top_k < logits.shape[-1]:
         keep = torch.zeros_like(logits, dtype=torch.bool)
@@ -218,6 +289,7 @@ def sampling_probs(
 ) -> torch.Tensor:
     """The distribution ``sample`` draws from, ``(..., V)``: ``softmax(filter(logits / T))``."""
     _check_sampling(temperature, top_k, top_p)
+    _check_logits(logits)
     return filter_logits(logits / temperature, top_k, top_p).softmax(dim=-1)
 
 
@@ -311,12 +383,13 @@ def beam_search(
     The result is the finished hypothesis with the highest score (``return_scores=True`` also
     returns those scores). Pass a list as ``trace`` to receive a ``BeamStep`` per step.
     """
-    if not isinstance(beam_size, int) or isinstance(beam_size, bool) or beam_size < 1:
-        raise ValueError(f"beam_size must be an integer >= 1, got {beam_size!r}")
-    _check_src(model, src)
-    _check_max_len(max_len)
+    check_int("beam_size", beam_size)
+    src = _check_src(model, src)
+    check_int("max_len", max_len)
     _check_alpha(length_penalty)
     _check_ids(model, bos_id, eos_id)
+    if trace is not None and not isinstance(trace, list):
+        raise TypeError(f"trace must be None or a list to append BeamSteps to, got {type(trace).__name__}")
     device, batch, K = src.device, src.shape[0], beam_size
     finished: list[list[Finished]] = [[] for _ in range(batch)]
     done = [False] * batch
@@ -414,14 +487,30 @@ def score_hypotheses(
     them. EOS is appended, except to a hypothesis of exactly ``max_len`` tokens (one that was cut
     there). This runs the model once on the whole output (teacher forcing), with the same rule
     as decoding (padding and BOS impossible), so it checks the decoders' bookkeeping.
+    Each hypothesis must hold integer ids of the target vocabulary (floats, bools and strings are
+    refused, not rounded); an empty hypothesis is EOS alone.
     """
-    _check_src(model, src)
+    src = _check_src(model, src)
     _check_alpha(length_penalty)
+    _check_ids(model, bos_id, eos_id)
+    if max_len is not None:
+        check_int("max_len", max_len)
+    if isinstance(hyps, (str, torch.Tensor)) or not hasattr(hyps, "__len__"):
+        raise TypeError(f"hyps must be a list of token-id lists, got {type(hyps).__name__}")
     if len(hyps) != src.shape[0]:
         raise ValueError(f"got {len(hyps)} hypotheses for {src.shape[0]} source sentences")
+    vocab = _target_vocab(model)
     full = []
-    for hyp in hyps:
+    for row, hyp in enumerate(hyps):
+        if isinstance(hyp, torch.Tensor):
+            hyp = check_token_ids(f"hyps[{row}]", hyp).flatten().tolist()
+        if not isinstance(hyp, (list, tuple, range)) or not all(
+            isinstance(t, numbers.Integral) and not isinstance(t, bool) for t in hyp
+        ):
+            raise TypeError(f"hyps[{row}] must be a list of integer token ids, got {hyp!r}")
         hyp = [int(t) for t in hyp]
+        if any(t < 0 or (vocab is not None and t >= vocab) for t in hyp):
+            raise ValueError(f"hyps[{row}] ids must lie in [0, {vocab}) (the target vocabulary), got {hyp}")
         if eos_id in hyp or bos_id in hyp or model.pad_id in hyp:
             raise ValueError(f"hypothesis {hyp} must not contain BOS, EOS or padding")
         if max_len is not None and len(hyp) > max_len:
@@ -466,13 +555,17 @@ def attention_maps(model: nn.Module, src: torch.Tensor, tgt_in: torch.Tensor) ->
     A forward hook on each ``MultiHeadAttention`` module re-runs that module on the inputs it just
     received with ``return_weights=True`` (calling ``.forward`` directly, so the hook does not fire
     again). The model's classes are not changed, and the hooks are removed afterwards.
-    ``src`` ``(B, S)``, ``tgt_in`` ``(B, T)`` (BOS first).
+    ``src`` ``(B, S)``, ``tgt_in`` ``(B, T)`` (BOS first), both of any integer dtype, ``T >= 1``.
     """
-    _check_src(model, src)
-    if tgt_in.dim() != 2 or tgt_in.shape[0] != src.shape[0]:
+    src = _check_src(model, src)
+    tgt_in = check_token_ids("tgt_in", tgt_in, _target_vocab(model)).long()
+    if tgt_in.dim() != 2 or tgt_in.shape[0] != src.shape[0] or tgt_in.shape[1] == 0:
         raise ValueError(
-            f"tgt_in must be (batch, seq) with the batch of src {tuple(src.shape)}, got {tuple(tgt_in.shape)}"
+            f"tgt_in must be a non-empty (batch, seq) tensor with the batch of src {tuple(src.shape)}, "
+            f"got {tuple(tgt_in.shape)}"
         )
+    if tgt_in.device != src.device:
+        raise ValueError(f"tgt_in is on {tgt_in.device} but src is on {src.device}")
     collected: dict[str, list[torch.Tensor]] = {"encoder_self": [], "decoder_self": [], "cross": []}
 
     def make_hook(name: str):

@@ -10,6 +10,10 @@ class SourceListing:
     """Source code that renders as a highlighted Python block in Jupyter and in the book."""
 
     def __init__(self, source: str, name: str) -> None:
+        if not isinstance(source, str) or not isinstance(name, str):
+            raise TypeError(
+                f"source and name must be strings, got {type(source).__name__} and {type(name).__name__}"
+            )
         self.source = source
         self.name = name
 
@@ -44,8 +48,13 @@ def glue(name: str, value: Any, display: bool = False) -> Any:
     """Make a computed value available to the prose as ``{glue:text}`name` ``.
 
     Uses ``myst_nb.glue`` when the book is being built; elsewhere (Jupyter, Colab) it only
-    returns the value, so the chapter still runs without the book's toolchain.
+    returns the value, so the chapter still runs without the book's toolchain. ``name`` must be a
+    non-empty string (the key the prose refers to).
     """
+    if not isinstance(name, str):
+        raise TypeError(f"glue name must be a string, got {type(name).__name__}")
+    if not name.strip():
+        raise ValueError(f"glue name must be a non-empty string, got {name!r}")
     if hasattr(value, "item") and getattr(value, "ndim", None) == 0:
         value = value.item()  # NumPy and torch scalars: format specs like :.2f need a Python number
     try:

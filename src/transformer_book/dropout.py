@@ -11,19 +11,26 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .validation import check_probability
+
 
 def _check_probability(p: float) -> None:
-    if not 0.0 <= p < 1.0:   # nn.Dropout accepts 1.0, which would zero everything
-        raise ValueError(f"dropout probability must be in [0, 1), got {p}")
+    check_probability("dropout probability p", p)   # nn.Dropout accepts 1.0, which would zero everything
 
 
 def dropout(x: torch.Tensor, p: float, training: bool = True) -> torch.Tensor:
     """``x`` with each number zeroed with probability ``p`` and the rest scaled by ``1 / (1 - p)``
     (any shape; ``x`` itself when not ``training`` or when ``p == 0``). The mask comes from
-    PyTorch's global random generator, so ``torch.manual_seed`` makes it repeatable."""
+    PyTorch's global random generator, so ``torch.manual_seed`` makes it repeatable.
+    Refused: ``p`` outside [0, 1) or not a number, ``x`` not a tensor, and an integer or boolean
+    ``x`` while it would be dropped (its ``1 / (1 - p)`` scale would be rounded away)."""
     _check_probability(p)
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"dropout expects a tensor x, got {type(x).__name__}")
     if not training or p == 0.0:
         return x
+    if not (x.is_floating_point() or x.is_complex()):
+        raise TypeError(f"dropout needs a floating-point x to scale the kept values, got {x.dtype}")
     noise = torch.rand(x.shape, device=x.device)                  # uniform in [0, 1), float32
     keep_scaled = noise.ge_(p).to(x.dtype).mul_(1.0 / (1.0 - p))   # 0 or 1 / (1 - p)
     return x * keep_scaled

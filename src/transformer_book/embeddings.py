@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from .dropout import Dropout
+from .validation import check_int
 
 
 class Embeddings(nn.Module):
@@ -14,22 +15,35 @@ class Embeddings(nn.Module):
 
     The paper scales the embeddings so that, with weights of size about ``1/sqrt(d_model)``,
     they are not drowned by the positional encodings added next (section 3.4).
+    Ids may have any integer dtype (int8 to int64, uint8); floating-point and boolean ids are
+    refused (``TypeError``), and so are ids outside ``[0, vocab_size)`` (``IndexError``, naming
+    the range). ``padding_idx`` must be ``None`` or an id in ``[0, vocab_size)`` (no negative
+    indexing from the end).
     """
 
     def __init__(self, vocab_size: int, d_model: int, padding_idx: int | None = None) -> None:
         super().__init__()
+        check_int("vocab_size", vocab_size)
+        check_int("d_model", d_model)
+        if padding_idx is not None and check_int("padding_idx", padding_idx, minimum=0) >= vocab_size:
+            raise ValueError(f"padding_idx must be None or an id in [0, {vocab_size}), got {padding_idx}")
         self.lookup = nn.Embedding(vocab_size, d_model, padding_idx=padding_idx)
         self.d_model = d_model
         self.vocab_size = vocab_size
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        if tokens.dtype not in (torch.int64, torch.int32):
+        if not isinstance(tokens, torch.Tensor):
+            raise TypeError(f"token ids must be a tensor, got {type(tokens).__name__}")
+        if tokens.is_floating_point() or tokens.is_complex() or tokens.dtype == torch.bool:
             raise TypeError(f"token ids must be an integer tensor, got {tokens.dtype}")
-        if tokens.numel() and (int(tokens.min()) < 0 or int(tokens.max()) >= self.vocab_size):
-            raise IndexError(
-                f"token ids must lie in [0, {self.vocab_size}), got values from "
-                f"{int(tokens.min())} to {int(tokens.max())}"
-            )
+        if tokens.dtype not in (torch.int64, torch.int32):
+            tokens = tokens.long()                                  # nn.Embedding takes int32/int64 only
+        if tokens.numel():
+            low, high = torch.stack(torch.aminmax(tokens)).tolist()   # one sync, not two
+            if low < 0 or high >= self.vocab_size:
+                raise IndexError(
+                    f"token ids must lie in [0, {self.vocab_size}), got values from {low} to {high}"
+                )
         return self.lookup(tokens) * math.sqrt(self.d_model)      # (B, T, D)
 
 
@@ -39,8 +53,8 @@ def sinusoidal_table(max_len: int, d_model: int) -> torch.Tensor:
         PE[pos, 2i]   = sin(pos / 10000^(2i / d_model))
         PE[pos, 2i+1] = cos(pos / 10000^(2i / d_model))
     """
-    if max_len < 1 or d_model < 1:
-        raise ValueError(f"max_len and d_model must be positive, got {max_len} and {d_model}")
+    check_int("max_len", max_len)
+    check_int("d_model", d_model)
     position = torch.arange(max_len, dtype=torch.float32)[:, None]             # (L, 1)
     frequency = torch.exp(
         torch.arange(0, d_model, 2, dtype=torch.float32) * (-math.log(10000.0) / d_model)
@@ -59,12 +73,18 @@ class _AddPositions(nn.Module):
     d_model: int
 
     def _check(self, x: torch.Tensor, offset: int) -> int:
+        if not isinstance(x, torch.Tensor) or not x.is_floating_point():
+            raise TypeError(   # an integer x would round the added positions to integers
+                f"expected a floating-point tensor x of vectors, got "
+                f"{x.dtype if isinstance(x, torch.Tensor) else type(x).__name__}"
+            )
+        check_int("offset", offset, minimum=0)
         if x.dim() != 3 or x.shape[-1] != self.d_model:
             raise ValueError(
                 f"expected vectors of shape (batch, seq, {self.d_model}), got {tuple(x.shape)}"
             )
         length = x.shape[1]
-        if offset < 0 or offset + length > self.max_len:
+        if offset + length > self.max_len:
             raise ValueError(
                 f"positions {offset}..{offset + length - 1} do not fit in the positional table of "
                 f"max_len={self.max_len}; build the module with a larger max_len"
@@ -95,6 +115,8 @@ class LearnedPositionalEncoding(_AddPositions):
 
     def __init__(self, d_model: int, max_len: int = 512, dropout: float = 0.0) -> None:
         super().__init__()
+        check_int("d_model", d_model)
+        check_int("max_len", max_len)
         self.d_model, self.max_len = d_model, max_len
         self.dropout = Dropout(dropout)
         self.table = nn.Embedding(max_len, d_model)

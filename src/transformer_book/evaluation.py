@@ -13,23 +13,41 @@ from sacrebleu.metrics import BLEU, CHRF
 from tokenizers import Tokenizer
 from torch import nn
 
-from .batching import EOS_ID, PAD_ID, decode_ids, pad_sequences
-from .decoding import beam_search, greedy_decode, hypotheses, score_hypotheses
+from .batching import EOS_ID, PAD_ID, _check_tokenizer, decode_ids, pad_sequences
+from .decoding import _check_alpha, _check_model, beam_search, greedy_decode, hypotheses, score_hypotheses
+from .validation import check_int
 
 
-def _check_texts(hypotheses: Sequence[str], references: Sequence[str]) -> None:
-    for name, texts in (("hypotheses", hypotheses), ("references", references)):
-        if isinstance(texts, str):
-            raise TypeError(f"{name} must be a list of strings, not one string")
-        bad = [i for i, text in enumerate(texts) if not isinstance(text, str)]
-        if bad:
-            raise TypeError(f"{name}[{bad[0]}] is {type(texts[bad[0]]).__name__}, expected str")
+def _as_texts(name: str, texts: Sequence[str]) -> list[str]:
+    """``texts`` as a list, after checking that it is a collection of strings (not one string)."""
+    if isinstance(texts, (str, bytes)):
+        raise TypeError(f"{name} must be a list of strings, not one string")
+    if not hasattr(texts, "__iter__"):
+        raise TypeError(f"{name} must be a list of strings, got {type(texts).__name__}")
+    texts = list(texts)
+    bad = [i for i, text in enumerate(texts) if not isinstance(text, str)]
+    if bad:
+        raise TypeError(f"{name}[{bad[0]}] is {type(texts[bad[0]]).__name__}, expected str")
+    return texts
+
+
+def _check_tokenizer_type(tokenizer: Tokenizer) -> None:
+    if not isinstance(tokenizer, Tokenizer):
+        raise TypeError(
+            f"tokenizer must be a tokenizers.Tokenizer (train_tokenizer makes one), got {type(tokenizer).__name__}"
+        )
+    _check_tokenizer(tokenizer)
+
+
+def _check_texts(hypotheses: Sequence[str], references: Sequence[str]) -> tuple[list[str], list[str]]:
+    hypotheses, references = _as_texts("hypotheses", hypotheses), _as_texts("references", references)
     if len(hypotheses) != len(references):
         raise ValueError(
             f"got {len(hypotheses)} hypotheses but {len(references)} references: one reference per hypothesis"
         )
     if len(hypotheses) == 0:
         raise ValueError("no sentences to score")
+    return hypotheses, references
 
 
 def corpus_scores(hypotheses: Sequence[str], references: Sequence[str]) -> dict[str, float]:
@@ -37,8 +55,10 @@ def corpus_scores(hypotheses: Sequence[str], references: Sequence[str]) -> dict[
 
     BLEU: sacreBLEU's defaults (13a tokenisation, n-grams up to 4, brevity penalty, no smoothing
     at the corpus level). chrF: character n-grams up to 6, beta = 2 (recall weighs twice).
+    Refused: one string instead of a list, non-string items, lists of different lengths, and
+    empty lists (a corpus score of nothing is undefined). Empty strings are scored as they are.
     """
-    _check_texts(hypotheses, references)
+    hypotheses, references = _check_texts(hypotheses, references)
     refs = [list(references)]           # sacreBLEU takes a list of reference *streams*
     bleu = BLEU().corpus_score(list(hypotheses), refs)
     chrf = CHRF().corpus_score(list(hypotheses), refs)
@@ -47,12 +67,20 @@ def corpus_scores(hypotheses: Sequence[str], references: Sequence[str]) -> dict[
 
 def encode_sources(tokenizer: Tokenizer, sentences: Sequence[str], pad_id: int = PAD_ID) -> torch.Tensor:
     """Source sentences as a padded ``(B, S)`` LongTensor: each row the tokenizer's ids + EOS (as
-    ``batching.encode_pairs`` makes sources), padded on the right with ``pad_id``."""
-    if isinstance(sentences, str):
-        raise TypeError("sentences must be a list of strings, not one string")
+    ``batching.encode_pairs`` makes sources), padded on the right with ``pad_id``.
+
+    A sentence that tokenizes to nothing (such as ``""``) becomes ``[EOS]``, which the
+    decoders accept. Refused: an empty list, non-string items, a tokenizer whose special tokens do
+    not have ``batching``'s ids, and a ``pad_id`` outside the vocabulary or equal to EOS (those
+    rows would look like padding)."""
+    _check_tokenizer_type(tokenizer)
+    sentences = _as_texts("sentences", sentences)
     if len(sentences) == 0:
         raise ValueError("no sentences to encode")
-    encodings = tokenizer.encode_batch(list(sentences), add_special_tokens=False)
+    vocab = tokenizer.get_vocab_size()
+    if check_int("pad_id", pad_id, minimum=0) >= vocab or pad_id == EOS_ID:
+        raise ValueError(f"pad_id must be a token id in [0, {vocab}) other than EOS_ID={EOS_ID}, got {pad_id!r}")
+    encodings = tokenizer.encode_batch(sentences, add_special_tokens=False)
     return pad_sequences([enc.ids + [EOS_ID] for enc in encodings], pad_id=pad_id)
 
 
@@ -76,15 +104,29 @@ def translate_sentences(
     default the model's. ``return_scores=True`` also returns each output's length-penalised
     log-probability under the model (the quantity beam search maximises, with the same
     ``length_penalty``; for greedy outputs computed by ``decoding.score_hypotheses``).
+
+    Every argument is checked before anything is translated (``beam_size``, ``batch_size`` and
+    ``max_len`` are ``int`` >= 1, not bools; ``length_penalty`` >= 0 even for greedy decoding;
+    ``device`` a valid name). No sentences give an empty result (``[]``, or ``([], [])``); an
+    empty sentence is translated from ``[EOS]`` alone.
     """
-    if isinstance(sentences, str):
-        raise TypeError("sentences must be a list of strings, not one string")
-    if not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    _check_model(model)
+    _check_tokenizer_type(tokenizer)
+    sentences = _as_texts("sentences", sentences)
+    check_int("beam_size", beam_size)
+    check_int("batch_size", batch_size)
+    if max_len is not None:
+        check_int("max_len", max_len)
+    _check_alpha(length_penalty)
+    if device is not None:
+        try:
+            device = torch.device(device)
+        except (RuntimeError, TypeError) as error:
+            raise ValueError(f"device must be a device name such as 'cpu' or 'cuda', got {device!r}: {error}") from None
     if len(sentences) == 0:
         return ([], []) if return_scores else []
-    device = next(model.parameters()).device if device is None else torch.device(device)
-    lengths = [len(enc.ids) for enc in tokenizer.encode_batch(list(sentences), add_special_tokens=False)]
+    device = next(model.parameters()).device if device is None else device
+    lengths = [len(enc.ids) for enc in tokenizer.encode_batch(sentences, add_special_tokens=False)]
     order = sorted(range(len(sentences)), key=lambda i: lengths[i])
     outputs: list[str] = [""] * len(sentences)
     scores: list[float] = [0.0] * len(sentences)

@@ -13,6 +13,8 @@ import numpy as np
 import seaborn as sns
 import torch
 
+from .validation import check_int, check_number
+
 FIGURE_WIDTH = 7.0   # inches; fits the book's text column
 DPI = 110
 
@@ -26,7 +28,14 @@ def set_book_style() -> None:
 
 
 def new_axes(ncols: int = 1, nrows: int = 1, height: float = 3.6, width: float = FIGURE_WIDTH):
-    """A figure with ``nrows x ncols`` axes in the book's size; returns ``(figure, axes)``."""
+    """A figure with ``nrows x ncols`` axes in the book's size; returns ``(figure, axes)``.
+
+    ``ncols`` and ``nrows`` must be positive integers, ``height`` and ``width`` positive numbers
+    (inches)."""
+    check_int("ncols", ncols)
+    check_int("nrows", nrows)
+    check_number("height", height, low=0.0, low_open=True)
+    check_number("width", width, low=0.0, low_open=True)
     set_book_style()
     return plt.subplots(nrows, ncols, figsize=(width, height * nrows), squeeze=False)
 
@@ -40,6 +49,12 @@ def _as_numpy(matrix) -> np.ndarray:
     matrix = np.asarray(matrix)
     if matrix.ndim != 2:
         raise ValueError(f"heatmap needs a 2-D matrix, got shape {matrix.shape}")
+    if matrix.size == 0:
+        raise ValueError(f"heatmap needs a non-empty matrix, got shape {matrix.shape}")
+    if matrix.dtype == np.bool_:
+        matrix = matrix.astype(int)
+    if not (np.issubdtype(matrix.dtype, np.integer) or np.issubdtype(matrix.dtype, np.floating)):
+        raise TypeError(f"heatmap needs a matrix of real numbers, got dtype {matrix.dtype}")
     return matrix
 
 
@@ -59,8 +74,15 @@ def heatmap(
     vmax: float | None = None,
     center: float | None = None,
 ) -> plt.Axes:
-    """Draw a 2-D matrix (tensor or array) as a heatmap, rows top to bottom."""
+    """Draw a 2-D matrix (tensor or array) as a heatmap, rows top to bottom.
+
+    The matrix must be non-empty and hold real numbers (booleans are drawn as 0/1);
+    ``row_labels`` and ``col_labels``, when given, need one label per row and per column.
+    """
     data = _as_numpy(matrix)
+    for name, labels, count in (("row_labels", row_labels, data.shape[0]), ("col_labels", col_labels, data.shape[1])):
+        if labels is not None and len(labels) != count:
+            raise ValueError(f"{name} has {len(labels)} labels for a matrix of shape {data.shape}: need {count}")
     if ax is None:
         _, axes = new_axes(height=min(6.0, 1.0 + 0.35 * data.shape[0]) if annotate else 4.0)
         ax = axes[0, 0]
@@ -95,15 +117,25 @@ def plot_curves(
     logy: bool = False,
     marker: str | None = "o",
 ) -> plt.Axes:
-    """Plot named ``(x, y)`` curves on one set of axes, with a legend when there is more than one."""
+    """Plot named ``(x, y)`` curves on one set of axes, with a legend when there is more than one.
+
+    ``curves`` maps each name to a pair of sequences of the same length (an empty pair draws
+    nothing for that name)."""
+    if not isinstance(curves, Mapping):
+        raise TypeError(f"curves must be a mapping from name to (xs, ys), got {type(curves).__name__}")
     if not curves:
         raise ValueError("plot_curves needs at least one curve")
+    for name, curve in curves.items():
+        if not isinstance(curve, (tuple, list)) or len(curve) != 2 or not all(
+            hasattr(values, "__len__") and not isinstance(values, str) for values in curve
+        ):
+            raise ValueError(f"curve {name!r} must be a pair (xs, ys) of sequences, got {curve!r}")
+        if len(curve[0]) != len(curve[1]):
+            raise ValueError(f"curve {name!r} has {len(curve[0])} x values but {len(curve[1])} y values")
     if ax is None:
         _, axes = new_axes()
         ax = axes[0, 0]
     for name, (xs, ys) in curves.items():
-        if len(xs) != len(ys):
-            raise ValueError(f"curve {name!r} has {len(xs)} x values but {len(ys)} y values")
         ax.plot(list(xs), list(ys), marker=marker, label=name)
     if logx:
         ax.set_xscale("log")

@@ -19,6 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .validation import check_int
+
 
 class ElmanRNN(nn.Module):
     """A one-layer tanh RNN that runs an explicit Python loop over the time steps.
@@ -32,9 +34,8 @@ class ElmanRNN(nn.Module):
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True) -> None:
         super().__init__()
-        for name, size in (("input_size", input_size), ("hidden_size", hidden_size)):
-            if not isinstance(size, int) or size < 1:
-                raise ValueError(f"{name} must be a positive integer, got {size!r}")
+        check_int("input_size", input_size)
+        check_int("hidden_size", hidden_size)
         self.input_size, self.hidden_size = input_size, hidden_size
         self.weight_ih = nn.Parameter(torch.empty(hidden_size, input_size))    # (D_h, D_in)
         self.weight_hh = nn.Parameter(torch.empty(hidden_size, hidden_size))   # (D_h, D_h)
@@ -75,6 +76,11 @@ class ElmanRNN(nn.Module):
 
     def step(self, x_t: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
         """One time step: the input ``x_t`` ``(B, D_in)`` and the state ``h`` ``(B, D_h)`` give the next state ``(B, D_h)``."""
+        if x_t.dim() != 2 or x_t.shape[1] != self.input_size or h.shape != (x_t.shape[0], self.hidden_size):
+            raise ValueError(
+                f"step expects x_t (B, {self.input_size}) and h (B, {self.hidden_size}), got "
+                f"{tuple(x_t.shape)} and {tuple(h.shape)}"
+            )
         return torch.tanh(F.linear(x_t, self.weight_ih, self.bias_ih) + F.linear(h, self.weight_hh, self.bias_hh))
 
     def forward(
@@ -83,8 +89,20 @@ class ElmanRNN(nn.Module):
         """Run over ``x`` ``(B, T, D_in)`` from ``h0`` ``(B, D_h)`` (zeros if omitted).
 
         Returns ``(outputs, last)``: ``outputs`` ``(B, T, D_h)`` holds ``h_1 .. h_T`` and ``last``
-        ``(B, D_h)`` is ``h_T``.
+        ``(B, D_h)`` is ``h_T``. ``x`` and ``h0`` must be floating-point tensors of the parameters'
+        dtype and device (``TypeError`` otherwise).
         """
+        weight = self.weight_ih
+        for name, value in (("x", x), ("h0", h0)):
+            if value is None:
+                continue
+            if not isinstance(value, torch.Tensor):
+                raise TypeError(f"{name} must be a tensor, got {type(value).__name__}")
+            if value.dtype != weight.dtype or value.device != weight.device:
+                raise TypeError(
+                    f"{name} must be {weight.dtype} on {weight.device} like the parameters, "
+                    f"got {value.dtype} on {value.device}"
+                )
         if x.dim() != 3:
             raise ValueError(f"ElmanRNN expects inputs of shape (B, T, D_in), got {tuple(x.shape)}")
         batch, length, features = x.shape

@@ -7,15 +7,20 @@ from typing import Callable
 
 import torch
 
+from .validation import check_int
+
 
 def median_time(fn: Callable[[], object], *, warmup: int = 2, repeats: int = 7) -> float:
     """Median wall time of ``fn()`` in seconds, after ``warmup`` untimed calls.
 
     The median (not the mean, not the minimum) is what the book reports: one call slowed by
-    another process on a shared core does not move it.
+    another process on a shared core does not move it. ``warmup`` must be an integer >= 0 and
+    ``repeats`` an integer >= 1 (bools and floats are refused).
     """
-    if repeats < 1:
-        raise ValueError(f"repeats must be at least 1, got {repeats}")
+    if not callable(fn):
+        raise TypeError(f"fn must be a callable taking no arguments, got {type(fn).__name__}")
+    check_int("warmup", warmup, minimum=0)
+    check_int("repeats", repeats)
     for _ in range(warmup):
         fn()
     times = []
