@@ -24,15 +24,24 @@ RTOL = 1e-4
 SCALE = 1e-5
 
 
-def tolerances(expected: torch.Tensor, rtol: float = RTOL, scale: float = SCALE) -> dict[str, float]:
-    """``{"rtol": rtol, "atol": scale * max|expected|}`` for comparing against ``expected``
-    (an ``atol`` of 0 for an all-zero reference, where only an exact zero is right)."""
+def tolerances(
+    expected: torch.Tensor, rtol: float = RTOL, scale: float = SCALE, magnitude: float | None = None
+) -> dict[str, float]:
+    """``{"rtol": rtol, "atol": scale * magnitude}`` for comparing against ``expected``.
+
+    ``magnitude`` is the size of the numbers the result was computed from; by default
+    ``max|expected|``. Pass it when the reference is 0 or much smaller than its inputs (a mean
+    that should vanish, a difference that should cancel): the rounding errors are those of the
+    inputs, and an all-zero reference alone would allow no error at all."""
     if not isinstance(expected, torch.Tensor):
         raise TypeError(f"expected must be a tensor, got {type(expected).__name__}")
     if rtol < 0 or scale < 0:
         raise ValueError(f"rtol and scale must be non-negative, got rtol={rtol}, scale={scale}")
-    magnitude = float(expected.detach().abs().max()) if expected.numel() else 0.0
-    return {"rtol": rtol, "atol": scale * magnitude}
+    if magnitude is None:
+        magnitude = float(expected.detach().abs().max()) if expected.numel() else 0.0
+    elif isinstance(magnitude, bool) or not isinstance(magnitude, (int, float)) or not magnitude >= 0:
+        raise ValueError(f"magnitude must be a non-negative number, got {magnitude!r}")
+    return {"rtol": rtol, "atol": scale * float(magnitude)}
 
 
 def assert_close(
@@ -41,18 +50,28 @@ def assert_close(
     rtol: float = RTOL,
     scale: float = SCALE,
     what: str = "",
+    magnitude: float | None = None,
 ) -> None:
-    """Raise ``AssertionError`` unless ``actual`` equals ``expected`` (same shape) within float32
-    rounding: ``|actual - expected| <= scale * max|expected| + rtol * |expected|`` elementwise.
+    """Raise ``AssertionError`` unless ``actual`` equals ``expected`` within float32 rounding:
+    ``|actual - expected| <= scale * max|expected| + rtol * |expected|`` elementwise (see
+    ``tolerances`` for ``magnitude``, which replaces ``max|expected|``).
 
-    ``what`` names the quantity in the message. Dtypes may differ (a float64 reference is fine);
-    both are compared in the wider one.
+    ``expected`` may broadcast to ``actual``'s shape (``torch.ones(())`` for rows that sum to 1);
+    no other shape difference is allowed. ``what`` names the quantity in the message. Dtypes may
+    differ (a float64 reference is fine); both are compared in the wider one.
     """
     if not isinstance(actual, torch.Tensor):
         raise TypeError(f"actual must be a tensor, got {type(actual).__name__}")
-    tol = tolerances(expected, rtol, scale)
+    tol = tolerances(expected, rtol, scale, magnitude)
     dtype = torch.promote_types(actual.dtype, expected.dtype)
     label = f"{what}: " if what else ""
+    if expected.shape != actual.shape:
+        try:
+            expected = expected.expand(actual.shape)
+        except RuntimeError:
+            raise AssertionError(
+                f"{label}shapes differ: actual {tuple(actual.shape)}, expected {tuple(expected.shape)}"
+            ) from None
     torch.testing.assert_close(
         actual.detach().to(dtype), expected.detach().to(dtype), **tol,
         msg=lambda detail: f"{label}{detail} (tolerance: rtol={tol['rtol']:.1e}, atol={tol['atol']:.2e})",
@@ -60,11 +79,16 @@ def assert_close(
 
 
 def is_close(
-    actual: torch.Tensor, expected: torch.Tensor, rtol: float = RTOL, scale: float = SCALE
+    actual: torch.Tensor,
+    expected: torch.Tensor,
+    rtol: float = RTOL,
+    scale: float = SCALE,
+    magnitude: float | None = None,
 ) -> bool:
-    """True when ``assert_close(actual, expected, rtol, scale)`` would pass (for ``assert not``)."""
+    """True when ``assert_close(actual, expected, ...)`` would pass (for ``assert`` in a chapter,
+    and ``assert not`` where two results must differ)."""
     try:
-        assert_close(actual, expected, rtol, scale)
+        assert_close(actual, expected, rtol, scale, magnitude=magnitude)
     except AssertionError:
         return False
     return True
