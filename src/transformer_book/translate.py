@@ -34,7 +34,7 @@ from .training import History, fit
 from .utils import book_profile, pick_device, seed_everything
 from .validation import check_number
 
-CACHE_VERSION = "translator/2"   # change it when a change of the code should retrain cached models
+CACHE_VERSION = "translator/3"   # change it when a change of the code should retrain cached models
 DATASETS = ("ding", "numbers")
 
 
