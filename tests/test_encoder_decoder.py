@@ -117,3 +117,26 @@ def test_make_model_puts_dropout_where_the_paper_does_unless_asked():
                              activation_dropout=0.1)
     layer = torch_style.decoder.layers[0]
     assert layer.self_attention.dropout == layer.cross_attention.dropout == layer.feed_forward.dropout.p == 0.1
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(pad_id=-1), "pad_id must be an integer >= 0"),          # it zeroed the last token's embedding
+    (dict(pad_id=40), r"pad_id must be a token id of both vocabularies \(< 40\)"),
+    (dict(d_ff=0), "d_ff must be an integer >= 1"),
+    (dict(N=-2), "N must be an integer >= 1"),
+    (dict(d_model=-16), "d_model must be an integer >= 1"),
+    (dict(h=3), "d_model=16 must be divisible by h=3"),
+    (dict(attention_dropout=1.5), r"attention_dropout must be in \[0, 1\)"),
+    (dict(activation_dropout=-0.1), r"activation_dropout must be in \[0, 1\)"),
+    (dict(dropout=1.0), r"dropout must be in \[0, 1\)"),
+    (dict(tgt_vocab=0), "tgt_vocab must be an integer >= 1"),
+    (dict(max_len=2.5), "max_len must be an integer >= 1"),
+])
+def test_make_model_refuses_bad_sizes_and_rates_by_name(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        make_model(**{"src_vocab": 40, "N": 1, "d_model": 16, "d_ff": 32, "h": 2, **kwargs})
+
+
+def test_make_model_records_its_configuration():
+    model = make_model(40, N=1, d_model=16, d_ff=32, h=2, norm_first=True)
+    assert model.config["h"] == 2 and model.config["norm_first"] is True and model.config["final_norm"] is True

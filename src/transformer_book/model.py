@@ -104,6 +104,7 @@ def make_model(
     Weights are initialised with Xavier/Glorot uniform, as in the reference implementations.
     """
     tgt_vocab = src_vocab if tgt_vocab is None else tgt_vocab
+    final_norm = norm_first if final_norm is None else final_norm
     config = dict(
         src_vocab=src_vocab, tgt_vocab=tgt_vocab, N=N, d_model=d_model, d_ff=d_ff, h=h, dropout=dropout,
         shared_vocab=shared_vocab, tie_embeddings=tie_embeddings, norm_first=norm_first,
@@ -121,7 +122,6 @@ def make_model(
         raise ValueError(f"d_model={d_model} must be divisible by h={h}")
     if shared_vocab and tgt_vocab != src_vocab:
         raise ValueError(f"shared_vocab needs one vocabulary, got src_vocab={src_vocab}, tgt_vocab={tgt_vocab}")
-    final_norm = norm_first if final_norm is None else final_norm
     inner_dropout = {"attention_dropout": attention_dropout, "activation_dropout": activation_dropout}
 
     def encoder_layer() -> EncoderLayer:
