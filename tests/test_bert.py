@@ -78,7 +78,7 @@ def test_bad_inputs_are_refused_before_any_work():
         model(torch.full((1, 4), 97))
     with pytest.raises(ValueError, match="attention_mask must have shape"):
         model(ids, attention_mask=mask[:, :5])
-    with pytest.raises(TypeError, match="input_ids must have an integer dtype"):
+    with pytest.raises(TypeError, match="input_ids must hold integer token ids"):
         model(ids.float())
     with pytest.raises(ValueError, match="token_type_ids"):
         model(ids, types * 2)
@@ -316,7 +316,7 @@ def test_masking_is_reproducible_and_checks_its_input():
     assert all(torch.equal(x, y) for x, y in zip(a, b))
     with pytest.raises(ValueError, match="probability"):
         mask_tokens(ids, 1000, probability=0.0)
-    with pytest.raises(TypeError, match="input_ids must have an integer dtype"):
+    with pytest.raises(TypeError, match="input_ids must hold integer token ids"):
         mask_tokens(ids.float(), 1000)
     with pytest.raises(ValueError, match="no ordinary tokens"):
         mask_tokens(ids, 5)

@@ -3,7 +3,9 @@ import pytest
 import torch
 
 from transformer_book.checks import assert_close, is_close, tolerances
-from transformer_book.validation import check_int, check_number, check_probability, check_token_ids
+from transformer_book.validation import (
+    ArgumentTypeError, check_bool, check_int, check_number, check_probability, check_token_ids,
+)
 
 
 def test_the_rule_scales_with_the_reference_and_allows_float32_rounding():
@@ -44,8 +46,16 @@ def test_bad_arguments_of_the_comparison(call, error, match):
 
 @pytest.mark.parametrize("value", [0, -1, 2.0, True, "3", None])
 def test_check_int_refuses_by_name(value):
-    with pytest.raises(ValueError, match=r"size must be an integer >= 1"):
+    error = ValueError if isinstance(value, int) and not isinstance(value, bool) else ArgumentTypeError
+    with pytest.raises(error, match=r"size must be an integer >= 1"):
         check_int("size", value)
+
+
+def test_a_wrong_type_is_both_a_type_error_and_a_value_error():
+    for call in (lambda: check_int("n", 2.5), lambda: check_number("x", "1"), lambda: check_bool("b", 1)):
+        with pytest.raises(ArgumentTypeError) as caught:
+            call()
+        assert isinstance(caught.value, TypeError) and isinstance(caught.value, ValueError)
 
 
 @pytest.mark.parametrize("value", [float("nan"), float("inf"), True, "0.1", -0.1, 1.0])
@@ -67,9 +77,9 @@ def test_check_token_ids():
         (torch.tensor([1.0]), TypeError, "integer token ids"),
         (torch.tensor([True]), TypeError, "integer token ids"),
         ([1, 2], TypeError, "must be a tensor"),
-        (torch.tensor([[3]]), ValueError, r"in \[0, 3\), got 3"),
-        (torch.tensor([[-1]]), ValueError, r"in \[0, 3\), got -1"),
-        (torch.tensor([1]), ValueError, "must have 2 dimensions"),
+        (torch.tensor([[3]]), ValueError, r"ids must be token ids in \[0, 3\).*got ids from 3 to 3"),
+        (torch.tensor([[-1, 2]]), ValueError, r"ids must be token ids in \[0, 3\).*got ids from -1 to 2"),
+        (torch.tensor([1]), ValueError, r"must have shape \(batch, seq\)"),
     ]:
         with pytest.raises(error, match=match):
             check_token_ids("ids", bad, vocab_size=3, dims=2)

@@ -55,7 +55,7 @@ def test_bad_inputs_are_reported():
         model(torch.zeros(5, dtype=torch.long))
     with pytest.raises(TypeError, match="idx must hold integer"):
         model(torch.zeros(1, 5))
-    with pytest.raises(ValueError, match=r"idx must hold token ids in \[0, 23\)"):
+    with pytest.raises(ValueError, match=r"idx must be token ids in \[0, 23\)"):
         model(torch.tensor([[1, 23]]))
     with pytest.raises(ValueError, match="block_size=16"):
         model(torch.zeros(1, 17, dtype=torch.long))
@@ -115,7 +115,7 @@ def test_width_scaled_init_std_keeps_gpt2s_output_scale():
         scales.append(layer(nn.functional.layer_norm(torch.randn(4096, width), (width,))).std().item())
     assert scales[0] == pytest.approx(scales[1], rel=0.05)           # both 0.02 * sqrt(768)
     assert scales[0] == pytest.approx(0.02 * 768 ** 0.5, rel=0.05)
-    with pytest.raises(ValueError, match="positive"):
+    with pytest.raises(ValueError, match="n_embd must be an integer >= 1"):
         width_scaled_init_std(0)
 
 

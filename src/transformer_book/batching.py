@@ -17,7 +17,8 @@ from typing import Iterable, Sequence
 import torch
 from tokenizers import Tokenizer
 
-from .tokenization import SPECIAL_TOKENS, _check_int, train_bpe
+from .tokenization import SPECIAL_TOKENS, train_bpe
+from .validation import check_int
 
 # The special tokens get the first ids, in the order of tokenization.SPECIAL_TOKENS.
 PAD_ID, UNK_ID, BOS_ID, EOS_ID = 0, 1, 2, 3
@@ -98,7 +99,7 @@ def encode_pairs(
     _check_pairs(pairs)
     _check_tokenizer(tokenizer)
     if max_len is not None:
-        _check_int("max_len", max_len, 2)   # one token and the end marker
+        check_int("max_len", max_len, 2)   # one token and the end marker
     keep = None if max_len is None else max_len - 1
     sources = tokenizer.encode_batch([src for src, _ in pairs], add_special_tokens=False)
     targets = tokenizer.encode_batch([tgt for _, tgt in pairs], add_special_tokens=False)
@@ -196,7 +197,7 @@ def pad_sequences(sequences: Sequence[Sequence[int]], pad_id: int = PAD_ID) -> t
         raise TypeError(f"sequences must be a list of id sequences, got {type(sequences).__name__}")
     if len(sequences) == 0:
         raise ValueError("sequences is empty: no sequences to pad")
-    _check_int("pad_id", pad_id)
+    check_int("pad_id", pad_id, minimum=None)
     return _pad(sequences, pad_id, "sequences[{}]")
 
 
@@ -229,8 +230,8 @@ def make_batches(
     gives the same batches. Every pair lands in exactly one batch.
     ``batch_size`` and ``seed`` must be integers (not bools) and ``shuffle`` a bool.
     """
-    _check_int("batch_size", batch_size, 1)
-    _check_int("seed", seed)
+    check_int("batch_size", batch_size, 1)
+    check_int("seed", seed, minimum=None)
     if not isinstance(shuffle, bool):
         raise TypeError(f"shuffle must be True or False, got {shuffle!r}")
     _check_encoded(encoded)

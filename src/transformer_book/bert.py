@@ -26,17 +26,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from .encoder import Encoder, EncoderLayer
+from .validation import check_int, check_token_ids
 
 _SIZES = ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size",
           "max_position_embeddings", "type_vocab_size")
-
-
-def _check_int(name: str, value, minimum: int = 1) -> None:
-    """``value`` must be an int (not a bool) of at least ``minimum``."""
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"{name} must be an integer, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be at least {minimum}, got {value!r}")
 
 
 def _check_number(name: str, value, expected: str, ok) -> None:
@@ -45,14 +38,6 @@ def _check_number(name: str, value, expected: str, ok) -> None:
         raise TypeError(f"{name} must be a number {expected}, got {value!r}")
     if not ok(value):
         raise ValueError(f"{name} must be {expected}, got {value!r}")
-
-
-def _check_integer_tensor(name: str, tensor) -> None:
-    """A tensor of token ids: any integer dtype, not float, complex or bool."""
-    if not isinstance(tensor, torch.Tensor):
-        raise TypeError(f"{name} must be a tensor, got {type(tensor).__name__}")
-    if tensor.dtype == torch.bool or tensor.is_floating_point() or tensor.is_complex():
-        raise TypeError(f"{name} must have an integer dtype, got {tensor.dtype}")
 
 
 def _check_config(config) -> None:
@@ -90,8 +75,8 @@ class BertConfig:
 
     def __post_init__(self) -> None:
         for name in _SIZES:
-            _check_int(name, getattr(self, name))
-        _check_int("pad_token_id", self.pad_token_id, minimum=0)
+            check_int(name, getattr(self, name))
+        check_int("pad_token_id", self.pad_token_id, minimum=0)
         _check_number("layer_norm_eps", self.layer_norm_eps, "positive and finite", lambda v: 0 < v < math.inf)
         for name in ("hidden_dropout_prob", "attention_probs_dropout_prob"):
             _check_number(name, getattr(self, name), "in [0, 1)", lambda v: 0 <= v < 1)
@@ -152,7 +137,7 @@ def _check_ids(
     ``T >= 1``, ``T > max_position_embeddings``, ids outside ``[0, vocab_size)``, segments outside
     ``[0, type_vocab_size)`` (``ValueError``). An empty batch (``B = 0``) passes.
     """
-    _check_integer_tensor("input_ids", input_ids)
+    check_token_ids("input_ids", input_ids)
     if input_ids.dim() != 2 or input_ids.shape[1] == 0:
         raise ValueError(f"input_ids must have shape (batch, seq) with seq >= 1, got {tuple(input_ids.shape)}")
     length = config.max_position_embeddings
@@ -162,7 +147,7 @@ def _check_ids(
         )
     if token_type_ids is None:
         token_type_ids = torch.zeros_like(input_ids, dtype=torch.long)
-    _check_integer_tensor("token_type_ids", token_type_ids)
+    check_token_ids("token_type_ids", token_type_ids)
     if token_type_ids.shape != input_ids.shape:
         raise ValueError(
             f"token_type_ids must have the shape of input_ids {tuple(input_ids.shape)}, "
@@ -377,7 +362,7 @@ class BertForSequenceClassification(nn.Module):
     def __init__(self, config: BertConfig, num_labels: int = 2) -> None:
         super().__init__()
         _check_config(config)
-        _check_int("num_labels", num_labels)
+        check_int("num_labels", num_labels)
         self.config, self.num_labels = config, num_labels
         self.bert = BertModel(config, add_pooling_layer=True)
         self.dropout = nn.Dropout(config.hidden_dropout_prob)

@@ -14,7 +14,8 @@ import torch
 import torch.nn.functional as F
 from tokenizers import Tokenizer
 
-from .bert import BertForSequenceClassification, _check_int, _check_number
+from .bert import BertForSequenceClassification, _check_number
+from .validation import check_int
 from .bert_pretraining import TrainLog, collate_ids, length_batches, train_steps
 
 
@@ -82,10 +83,10 @@ def finetune_classifier(
     ``lr`` not positive.
     """
     labels = _check(model, ids, labels)
-    _check_int("epochs", epochs)
-    _check_int("batch_size", batch_size)
+    check_int("epochs", epochs)
+    check_int("batch_size", batch_size)
     _check_number("lr", lr, "positive and finite", lambda v: 0 < v < float("inf"))
-    _check_int("seed", seed, minimum=0)
+    check_int("seed", seed, minimum=0)
     schedule = [batch for epoch in range(epochs)
                 for batch in length_batches([len(x) for x in ids], batch_size, seed=seed * 1000 + epoch)]
     target = torch.tensor(labels)
@@ -107,7 +108,7 @@ def predict(
     """The predicted class of each text, ``(N,)``, in the order given (dropout off).
     ``ids`` must hold at least one text (an empty list is refused, as by ``accuracy``)."""
     _check(model, ids)
-    _check_int("batch_size", batch_size)
+    check_int("batch_size", batch_size)
     model.eval()
     predictions = torch.empty(len(ids), dtype=torch.long)
     for rows in length_batches([len(x) for x in ids], batch_size):

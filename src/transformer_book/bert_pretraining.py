@@ -17,7 +17,8 @@ from torch import nn
 from tokenizers import Tokenizer, models, trainers
 
 from .batching import pad_sequences
-from .bert import BertForMaskedLM, _check_int, _check_integer_tensor, _check_number
+from .bert import BertForMaskedLM, _check_number
+from .validation import check_int, check_token_ids
 from .bert_weights import configure_bert_tokenizer
 from .training import label_smoothed_loss, weight_decay_groups
 
@@ -36,9 +37,9 @@ def train_wordpiece(texts: Iterable[str], vocab_size: int, max_length: int = 128
     """
     if isinstance(texts, (str, bytes)):
         raise TypeError("texts must be an iterable of strings, got a single string")
-    _check_int("vocab_size", vocab_size)
-    _check_int("max_length", max_length)
-    _check_int("min_frequency", min_frequency, minimum=0)
+    check_int("vocab_size", vocab_size)
+    check_int("max_length", max_length)
+    check_int("min_frequency", min_frequency, minimum=0)
     if vocab_size <= len(SPECIAL_TOKENS):
         raise ValueError(f"vocab_size={vocab_size} leaves no room beyond the {len(SPECIAL_TOKENS)} special tokens")
     tokenizer = Tokenizer(models.WordPiece(unk_token="[UNK]"))
@@ -74,14 +75,14 @@ def mask_tokens(
     ``mask_id`` outside ``[0, vocab_size)``, and a vocabulary with no ordinary token to draw from.
     An empty ``special_ids`` makes every token a candidate.
     """
-    _check_integer_tensor("input_ids", input_ids)
+    check_token_ids("input_ids", input_ids)
     if input_ids.dim() != 2:
         raise ValueError(f"input_ids must have shape (batch, seq), got {tuple(input_ids.shape)}")
-    _check_int("vocab_size", vocab_size)
+    check_int("vocab_size", vocab_size)
     _check_number("probability", probability, "in (0, 1)", lambda v: 0.0 < v < 1.0)
     special_ids = list(special_ids)
     for name, value in [("mask_id", mask_id)] + [("special_ids", i) for i in special_ids]:
-        _check_int(name, value, minimum=0)
+        check_int(name, value, minimum=0)
         if value >= vocab_size:
             raise ValueError(f"{name} must lie in [0, vocab_size={vocab_size}), got {value}")
     first_ordinary = max(special_ids + [mask_id, UNK_ID]) + 1   # random replacements come from here on
@@ -121,7 +122,7 @@ def mlm_loss(model: BertForMaskedLM, inputs: torch.Tensor, labels: torch.Tensor,
     """
     if not isinstance(model, BertForMaskedLM):
         raise TypeError(f"model must be a BertForMaskedLM, got {type(model).__name__}")
-    _check_integer_tensor("labels", labels)
+    check_token_ids("labels", labels)
     if not isinstance(inputs, torch.Tensor) or labels.shape != inputs.shape:
         shape = tuple(getattr(inputs, "shape", ()))
         raise ValueError(f"labels must have the shape of inputs {shape}, got {tuple(labels.shape)}")
@@ -141,7 +142,7 @@ def mlm_loss(model: BertForMaskedLM, inputs: torch.Tensor, labels: torch.Tensor,
 def length_batches(lengths: Sequence[int], batch_size: int, seed: int = 0) -> list[list[int]]:
     """Indices grouped into batches of similar length (little padding), in a shuffled order.
     No lengths give no batches (``[]``)."""
-    _check_int("batch_size", batch_size)
+    check_int("batch_size", batch_size)
     rng = random.Random(seed)
     order = sorted(range(len(lengths)), key=lambda i: (lengths[i], rng.random()))
     batches = [order[start:start + batch_size] for start in range(0, len(order), batch_size)]
@@ -155,7 +156,7 @@ def collate_ids(sequences: Sequence[Sequence[int]], pad_id: int = PAD_ID) -> tup
     Refused with a ``ValueError``: no sequences, and an empty sequence (its row would be all
     padding, which ``BertModel`` refuses).
     """
-    _check_int("pad_id", pad_id, minimum=0)
+    check_int("pad_id", pad_id, minimum=0)
     if isinstance(sequences, (str, bytes)) or not hasattr(sequences, "__len__"):
         raise TypeError(f"sequences must be a list of id lists, got {type(sequences).__name__}")
     if len(sequences) == 0:
@@ -176,9 +177,9 @@ def collate_ids(sequences: Sequence[Sequence[int]], pad_id: int = PAD_ID) -> tup
 def bert_lr(step: int, total_steps: int, warmup_steps: int) -> float:
     """The multiplier of the peak learning rate at update ``step`` (from 1): linear warm-up over
     ``warmup_steps``, then linear decay to 0 at ``total_steps``."""
-    _check_int("total_steps", total_steps)
-    _check_int("warmup_steps", warmup_steps, minimum=0)
-    _check_int("step", step)
+    check_int("total_steps", total_steps)
+    check_int("warmup_steps", warmup_steps, minimum=0)
+    check_int("step", step)
     if not 1 <= step <= total_steps:
         raise ValueError(f"step must be in 1..{total_steps}, got {step}")
     if warmup_steps and step <= warmup_steps:
@@ -205,7 +206,7 @@ class TrainLog:
 
     def smoothed(self, window: int = 20) -> list[float]:
         """The loss averaged over the last ``window`` updates (a readable curve)."""
-        _check_int("window", window)
+        check_int("window", window)
         return [sum(self.loss[max(0, i - window + 1): i + 1]) / len(self.loss[max(0, i - window + 1): i + 1])
                 for i in range(len(self.loss))]
 
@@ -230,7 +231,7 @@ def train_steps(
     """
     if not callable(loss_of_batch):
         raise TypeError(f"loss_of_batch must be a function of the update number, got {type(loss_of_batch).__name__}")
-    _check_int("total_steps", total_steps)
+    check_int("total_steps", total_steps)
     _check_number("lr", lr, "positive and finite", lambda v: 0 < v < math.inf)
     _check_number("warmup_fraction", warmup_fraction, "in [0, 1)", lambda v: 0 <= v < 1)
     _check_number("clip_norm", clip_norm, "positive", lambda v: v > 0)

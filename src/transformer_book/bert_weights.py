@@ -20,7 +20,8 @@ import torch
 from torch import nn
 from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
 
-from .bert import BertConfig, BertModel, _check_int
+from .bert import BertConfig, BertModel
+from .validation import check_int
 from .data.packages import DATA_PACKAGES, MissingDataError, package_dir
 
 # (pattern of the reference name, the book's name); tried in order, the first match wins.
@@ -168,7 +169,7 @@ def configure_bert_tokenizer(tokenizer: Tokenizer, lowercase: bool = True, max_l
 
     if not isinstance(tokenizer, Tokenizer):
         raise TypeError(f"tokenizer must be a tokenizers.Tokenizer, got {type(tokenizer).__name__}")
-    _check_int("max_length", max_length)
+    check_int("max_length", max_length)
 
     for token in ("[CLS]", "[SEP]", "[PAD]"):
         if tokenizer.token_to_id(token) is None:
@@ -187,7 +188,7 @@ def configure_bert_tokenizer(tokenizer: Tokenizer, lowercase: bool = True, max_l
 def minilm_tokenizer(max_length: int = 256) -> Tokenizer:
     """MiniLM's tokenizer (BERT's uncased vocabulary of 30,522 pieces), truncating at ``max_length``
     (at most 512, the model's number of positions)."""
-    _check_int("max_length", max_length)
+    check_int("max_length", max_length)
     limit = minilm_config().max_position_embeddings
     if max_length > limit:
         raise ValueError(f"max_length must be at most MiniLM's max_position_embeddings={limit}, got {max_length}")

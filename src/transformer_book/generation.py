@@ -17,7 +17,8 @@ from dataclasses import dataclass
 import torch
 
 from .decoding import _check_sampling, _inference, sampling_probs
-from .gpt import GPT, GPTConfig, KVCache, _check_bool, _check_int, _check_real, _check_token_ids
+from .gpt import GPT, GPTConfig, KVCache
+from .validation import check_bool, check_int, check_number, check_token_ids
 
 
 @dataclass
@@ -32,8 +33,8 @@ class Generation:
 
 def _check_options(greedy: bool, temperature: float, top_k: int | None, top_p: float | None,
                    vocab_size: int) -> None:
-    _check_bool("greedy", greedy)
-    if _check_real("temperature", temperature) == 0:
+    check_bool("greedy", greedy)
+    if check_number("temperature", temperature) == 0:
         raise ValueError("temperature=0 means always taking the most probable token: pass greedy=True")
     if greedy and (top_k is not None or top_p is not None or temperature != 1.0):
         raise ValueError("greedy=True takes the most probable token: do not combine it with "
@@ -59,7 +60,7 @@ def _check_generate(model: GPT, idx: torch.Tensor, max_new_tokens: int, temperat
     config = getattr(model, "config", None)
     if not isinstance(config, GPTConfig) or not callable(model):
         raise TypeError(f"model must be a GPT, got {type(model).__name__}")
-    _check_token_ids("idx", idx, None)
+    check_token_ids("idx", idx, None, 2)
     if idx.shape[0] == 0 or idx.shape[1] == 0:
         raise ValueError(f"idx must hold at least one prompt of at least one token, got shape {tuple(idx.shape)}")
     if idx.shape[1] > config.block_size:
@@ -68,14 +69,14 @@ def _check_generate(model: GPT, idx: torch.Tensor, max_new_tokens: int, temperat
     device = next(model.parameters()).device
     if idx.device != device:
         raise ValueError(f"idx is on {idx.device} but the model is on {device}")
-    _check_int("max_new_tokens", max_new_tokens, minimum=0)
+    check_int("max_new_tokens", max_new_tokens, minimum=0)
     _check_options(greedy, temperature, top_k, top_p, config.vocab_size)
-    if stop_token is not None and _check_int("stop_token", stop_token, minimum=0) >= config.vocab_size:
+    if stop_token is not None and check_int("stop_token", stop_token, minimum=0) >= config.vocab_size:
         raise ValueError(f"stop_token must be a token id in [0, {config.vocab_size}), got {stop_token}")
     _check_generator(generator, device)
-    _check_bool("use_cache", use_cache)
-    _check_bool("return_logits", return_logits)
-    _check_token_ids("idx", idx, config.vocab_size)                 # last: the one check that syncs
+    check_bool("use_cache", use_cache)
+    check_bool("return_logits", return_logits)
+    check_token_ids("idx", idx, config.vocab_size, 2)                 # last: the one check that syncs
 
 
 def next_token(logits: torch.Tensor, greedy: bool = False, temperature: float = 1.0, top_k: int | None = None,

@@ -14,7 +14,6 @@ Shapes: token ids ``(B, T)``, states ``(B, T, D)``, logits ``(B, T, V)``; each h
 from __future__ import annotations
 
 import math
-import numbers
 from dataclasses import dataclass
 
 import torch
@@ -25,55 +24,7 @@ from .attention import scaled_dot_product_attention
 from .embeddings import LearnedPositionalEncoding
 from .feed_forward import ACTIVATIONS, PositionwiseFeedForward
 from .sublayers import SublayerConnection
-
-
-# --- checks shared by gpt, generation and gpt_training: bad inputs fail here, naming the argument ---
-def _check_int(name: str, value, minimum: int = 1) -> int:
-    """``value`` as an int ``>= minimum``; bools, floats and other types are refused (TypeError)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
-    if value < minimum:
-        wanted = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
-        raise ValueError(f"{name} must be {wanted}, got {value!r}")
-    return int(value)
-
-
-def _check_real(name: str, value) -> float:
-    """``value`` as a finite float; bools, strings and other types are refused (TypeError)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a number, got {value!r} ({type(value).__name__})")
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
-    return float(value)
-
-
-def _check_bool(name: str, value) -> bool:
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be True or False, got {value!r} ({type(value).__name__})")
-    return value
-
-
-def _check_token_ids(name: str, ids, vocab_size: int | None, dims: int = 2) -> None:
-    """``ids`` must be a tensor of any integer dtype (not bool, not float) with ``dims`` dimensions
-    and, when ``vocab_size`` is given, values in ``[0, vocab_size)``: one min/max, one sync."""
-    if not isinstance(ids, torch.Tensor):
-        raise TypeError(f"{name} must be a tensor of token ids, got {type(ids).__name__}")
-    if ids.dtype == torch.bool or ids.is_floating_point() or ids.is_complex():
-        raise TypeError(f"{name} must hold integer token ids, got dtype {ids.dtype}")
-    if ids.dim() != dims:
-        shape = "(batch, seq)" if dims == 2 else "(N,)" if dims == 1 else f"{dims}-D"
-        raise ValueError(f"{name} must have shape {shape}, got shape {tuple(ids.shape)}")
-    if vocab_size is None or not ids.numel() or ids.device.type == "meta" or torch.compiler.is_compiling():
-        return                                            # under torch.compile: no graph break
-    low, high = torch.stack(torch.aminmax(ids)).tolist()
-    if low < 0 or high >= vocab_size:
-        raise ValueError(f"{name} must hold token ids in [0, {vocab_size}) (the vocabulary), "
-                         f"got ids from {low} to {high}")
-
-
-def _check_float_dtype(name: str, dtype) -> None:
-    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
-        raise TypeError(f"{name} must be a floating-point torch.dtype, got {dtype!r}")
+from .validation import check_bool, check_float_dtype, check_int, check_number, check_token_ids
 
 
 @dataclass(frozen=True)
@@ -95,15 +46,15 @@ class GPTConfig:
         """Sizes must be positive ints (not bools or floats), ``dropout`` in [0, 1), ``eps`` and
         ``init_std`` finite and > 0, ``bias`` a bool."""
         for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
-            _check_int(name, getattr(self, name))
+            check_int(name, getattr(self, name))
         if self.n_embd % self.n_head:
             raise ValueError(f"n_embd={self.n_embd} must be divisible by n_head={self.n_head}")
-        if not 0.0 <= _check_real("dropout", self.dropout) < 1.0:
+        if not 0.0 <= check_number("dropout", self.dropout) < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
         for name in ("eps", "init_std"):
-            if not _check_real(name, getattr(self, name)) > 0.0:
+            if not check_number(name, getattr(self, name)) > 0.0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
-        _check_bool("bias", self.bias)
+        check_bool("bias", self.bias)
         if not isinstance(self.activation, str) or self.activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {self.activation!r}")
 
@@ -118,8 +69,8 @@ class LayerCache:
     def __init__(self, batch: int, heads: int, max_len: int, d_k: int, dtype: torch.dtype,
                  device: torch.device | str | None = None) -> None:
         for name, value in (("batch", batch), ("heads", heads), ("max_len", max_len), ("d_k", d_k)):
-            _check_int(name, value)
-        _check_float_dtype("dtype", dtype)
+            check_int(name, value)
+        check_float_dtype("dtype", dtype)
         self.keys = torch.empty(batch, heads, max_len, d_k, dtype=dtype, device=device)
         self.values = torch.empty_like(self.keys)
         self.length = 0
@@ -153,8 +104,8 @@ class KVCache:
                  dtype: torch.dtype = torch.float32, device: torch.device | str | None = None) -> None:
         if not isinstance(config, GPTConfig):
             raise TypeError(f"config must be a GPTConfig, got {type(config).__name__}")
-        _check_int("batch", batch)
-        max_len = config.block_size if max_len is None else _check_int("max_len", max_len)
+        check_int("batch", batch)
+        max_len = config.block_size if max_len is None else check_int("max_len", max_len)
         if not 1 <= max_len <= config.block_size:
             raise ValueError(f"max_len must be in [1, block_size={config.block_size}], got {max_len}")
         d_k = config.n_embd // config.n_head
@@ -180,11 +131,11 @@ class CausalSelfAttention(nn.Module):
 
     def __init__(self, d_model: int, num_heads: int, dropout: float = 0.0, bias: bool = True) -> None:
         super().__init__()
-        _check_int("d_model", d_model)
-        _check_int("num_heads", num_heads)
-        if not 0.0 <= _check_real("dropout", dropout) < 1.0:
+        check_int("d_model", d_model)
+        check_int("num_heads", num_heads)
+        if not 0.0 <= check_number("dropout", dropout) < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
-        _check_bool("bias", bias)
+        check_bool("bias", bias)
         if d_model % num_heads:
             raise ValueError(f"d_model={d_model} must be divisible by num_heads={num_heads}")
         self.d_model, self.num_heads, self.d_k = d_model, num_heads, d_model // num_heads
@@ -273,13 +224,13 @@ class GPT(nn.Module):
 
     def set_fused_attention(self, fused: bool) -> "GPT":
         """Use ``F.scaled_dot_product_attention`` (True) or the step-by-step attention (False)."""
-        _check_bool("fused", fused)
+        check_bool("fused", fused)
         for block in self.blocks:
             block.attention.fused = fused
         return self
 
     def forward(self, idx: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
-        _check_token_ids("idx", idx, self.config.vocab_size)
+        check_token_ids("idx", idx, self.config.vocab_size, 2)
         if cache is not None:
             self._check_cache(cache, idx.shape[0])
         if idx.dtype not in (torch.int64, torch.int32):
@@ -324,8 +275,8 @@ def width_scaled_init_std(n_embd: int, reference_std: float = 0.02, reference_wi
     ``s * sqrt(d)``. Keeping GPT-2's output scale, ``0.02 * sqrt(768)``, at another width gives
     ``0.02 * sqrt(768 / n_embd)``: 0.02 for GPT-2 small, about 0.049 for a width of 128.
     """
-    _check_int("n_embd", n_embd)
-    _check_int("reference_width", reference_width)
-    if not _check_real("reference_std", reference_std) > 0.0:
+    check_int("n_embd", n_embd)
+    check_int("reference_width", reference_width)
+    if not check_number("reference_std", reference_std) > 0.0:
         raise ValueError(f"reference_std must be positive, got {reference_std!r}")
     return reference_std * math.sqrt(reference_width / n_embd)

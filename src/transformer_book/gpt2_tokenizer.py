@@ -16,7 +16,8 @@ from typing import Iterable, Sequence
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
 from .data.packages import package_dir
-from .tokenization import _check_int, _check_special_tokens, _Texts
+from .tokenization import _check_special_tokens, _Texts
+from .validation import check_int
 
 END_OF_TEXT = "<|endoftext|>"    # GPT-2's only special token, id 50256
 
@@ -66,7 +67,7 @@ def train_byte_level_bpe(
     """
     texts = _Texts(texts)
     _check_special_tokens(special_tokens)
-    _check_int("vocab_size", vocab_size)
+    check_int("vocab_size", vocab_size, minimum=None)
     alphabet = pre_tokenizers.ByteLevel.alphabet()
     if vocab_size < len(alphabet) + len(special_tokens):
         raise ValueError(

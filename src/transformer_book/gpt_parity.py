@@ -10,14 +10,15 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .gpt import GPT, GPTConfig, _check_int
+from .gpt import GPT, GPTConfig
+from .validation import check_int
 
 TRANSPOSED = ("attn.c_attn.weight", "attn.c_proj.weight", "mlp.c_fc.weight", "mlp.c_proj.weight")
 
 
 def gpt2_name_map(n_layer: int) -> dict[str, str]:
     """``{Hugging Face GPT-2 parameter name: the book's parameter name}`` for every parameter."""
-    _check_int("n_layer", n_layer)
+    check_int("n_layer", n_layer)
     names = {
         "transformer.wte.weight": "token_embedding.weight",
         "transformer.wpe.weight": "position_embedding.table.weight",

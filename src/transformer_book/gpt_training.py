@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .gpt import _check_bool, _check_int, _check_real, _check_token_ids
+from .validation import check_bool, check_int, check_number, check_token_ids
 from .training import weight_decay_groups
 
 
@@ -60,7 +60,7 @@ class CharTokenizer:
     def decode(self, ids) -> str:
         """The text of ``ids``: a sequence of ints or a 1-D integer tensor (any integer dtype)."""
         if isinstance(ids, torch.Tensor):
-            _check_token_ids("ids", ids, self.vocab_size, dims=1)
+            check_token_ids("ids", ids, self.vocab_size, dims=1)
             ids = ids.tolist()
         elif isinstance(ids, (str, bytes)) or not hasattr(ids, "__iter__"):
             raise TypeError(f"ids must be a sequence of token ids or a 1-D tensor, got {type(ids).__name__}")
@@ -80,7 +80,7 @@ def split_ids(ids: torch.Tensor | list[int], train_fraction: float = 0.9) -> tup
 
     ``ids``: a list of ints or a 1-D tensor of any integer dtype; floats and bools are refused
     (they used to be truncated silently). Empty ids give two empty splits."""
-    if not 0.0 < _check_real("train_fraction", train_fraction) < 1.0:
+    if not 0.0 < check_number("train_fraction", train_fraction) < 1.0:
         raise ValueError(f"train_fraction must be in (0, 1), got {train_fraction}")
     if not isinstance(ids, torch.Tensor):
         if isinstance(ids, (str, bytes)):
@@ -91,7 +91,7 @@ def split_ids(ids: torch.Tensor | list[int], train_fraction: float = 0.9) -> tup
             raise TypeError(f"ids must be a sequence of integer token ids, got {type(ids).__name__}: {error}") from None
     if ids.dim() != 1:
         raise ValueError(f"ids must be one flat sequence, got shape {tuple(ids.shape)}")
-    _check_token_ids("ids", ids, None, dims=1)
+    check_token_ids("ids", ids, None, dims=1)
     data = ids.long()
     cut = int(train_fraction * len(data))
     return data[:cut], data[cut:]
@@ -112,9 +112,9 @@ def random_batch(data: torch.Tensor, batch_size: int, block_size: int,
 
 def _check_batch_args(data: torch.Tensor, batch_size: int, block_size: int,
                       generator: torch.Generator | None) -> None:
-    _check_token_ids("data", data, None, dims=1)
-    _check_int("batch_size", batch_size)
-    _check_int("block_size", block_size)
+    check_token_ids("data", data, None, dims=1)
+    check_int("batch_size", batch_size)
+    check_int("block_size", block_size)
     if generator is not None and not isinstance(generator, torch.Generator):
         raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
     if len(data) <= block_size:
@@ -122,10 +122,10 @@ def _check_batch_args(data: torch.Tensor, batch_size: int, block_size: int,
 
 
 def _check_schedule(lr: float, warmup: int, min_lr: float) -> None:
-    if not _check_real("lr", lr) > 0:
+    if not check_number("lr", lr) > 0:
         raise ValueError(f"lr must be positive, got {lr!r}")
-    _check_int("warmup", warmup, minimum=0)
-    if not 0 <= _check_real("min_lr", min_lr) <= lr:
+    check_int("warmup", warmup, minimum=0)
+    if not 0 <= check_number("min_lr", min_lr) <= lr:
         raise ValueError(f"min_lr must be in [0, lr={lr}], got {min_lr!r}")
 
 
@@ -133,8 +133,8 @@ def cosine_lr(step: int, lr: float, warmup: int, decay_steps: int, min_lr: float
     """The learning rate of step ``step`` (from 0): linear warm-up to ``lr`` over ``warmup`` steps,
     then a half cosine from ``lr`` down to ``min_lr`` at ``decay_steps``, and ``min_lr`` after.
     Refused: negative ``step``, ``warmup`` or ``decay_steps``, ``lr <= 0``, ``min_lr`` outside ``[0, lr]``."""
-    _check_int("step", step, minimum=0)
-    _check_int("decay_steps", decay_steps, minimum=0)
+    check_int("step", step, minimum=0)
+    check_int("decay_steps", decay_steps, minimum=0)
     _check_schedule(lr, warmup, min_lr)
     if step < warmup:
         return lr * (step + 1) / (warmup + 1)
@@ -160,7 +160,7 @@ def make_adamw(model: nn.Module, lr: float, weight_decay: float = 0.1,
 def _check_betas(betas) -> None:
     if not isinstance(betas, (tuple, list)) or len(betas) != 2:
         raise TypeError(f"betas must be a pair of numbers, got {betas!r}")
-    if not all(0 <= _check_real("betas", beta) < 1 for beta in betas):
+    if not all(0 <= check_number("betas", beta) < 1 for beta in betas):
         raise ValueError(f"betas must both be in [0, 1), got {betas!r}")
 
 
@@ -169,13 +169,13 @@ def _check_adamw(model: nn.Module, lr: float, weight_decay: float, betas, fused:
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
     if next(model.parameters(), None) is None:
         raise ValueError(f"model has no parameters to optimise ({type(model).__name__})")
-    if _check_real("lr", lr) < 0:
+    if check_number("lr", lr) < 0:
         raise ValueError(f"lr must be >= 0, got {lr!r}")
-    if _check_real("weight_decay", weight_decay) < 0:
+    if check_number("weight_decay", weight_decay) < 0:
         raise ValueError(f"weight_decay must be >= 0, got {weight_decay!r}")
     _check_betas(betas)
     if fused is not None:
-        _check_bool("fused", fused)
+        check_bool("fused", fused)
 
 
 def estimate_loss(model: nn.Module, data: torch.Tensor, eval_iters: int, batch_size: int, block_size: int,
@@ -192,7 +192,7 @@ def batch_losses(model: nn.Module, data: torch.Tensor, eval_iters: int, batch_si
     mode is restored, also after an error). ``eval_iters`` must be a positive int."""
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
-    _check_int("eval_iters", eval_iters)
+    check_int("eval_iters", eval_iters)
     _check_batch_args(data, batch_size, block_size, generator)
     was_training = model.training
     model.eval()
@@ -232,14 +232,14 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         for name in ("max_iters", "batch_size", "eval_interval", "eval_iters", "final_eval_iters"):
-            _check_int(name, getattr(self, name))
+            check_int(name, getattr(self, name))
         _check_schedule(self.lr, self.warmup, self.min_lr)
-        if _check_real("weight_decay", self.weight_decay) < 0:
+        if check_number("weight_decay", self.weight_decay) < 0:
             raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
         _check_betas(self.betas)
-        if self.grad_clip is not None and not _check_real("grad_clip", self.grad_clip) > 0:
+        if self.grad_clip is not None and not check_number("grad_clip", self.grad_clip) > 0:
             raise ValueError(f"grad_clip must be positive or None, got {self.grad_clip!r}")
-        _check_int("seed", self.seed, minimum=-(2 ** 63))
+        check_int("seed", self.seed, minimum=-(2 ** 63))
 
 
 @dataclass
@@ -293,13 +293,13 @@ def _check_step(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Ten
     if not isinstance(optimizer, torch.optim.Optimizer):
         raise TypeError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
     vocab_size = getattr(getattr(model, "config", None), "vocab_size", None)
-    _check_token_ids("x", x, None)
-    _check_token_ids("y", y, vocab_size)
+    check_token_ids("x", x, None, 2)
+    check_token_ids("y", y, vocab_size, 2)
     if x.shape != y.shape:
         raise ValueError(f"x and y must have the same shape, got {tuple(x.shape)} and {tuple(y.shape)}")
-    if _check_real("lr", lr) < 0:
+    if check_number("lr", lr) < 0:
         raise ValueError(f"lr must be >= 0, got {lr!r}")
-    if grad_clip is not None and not _check_real("grad_clip", grad_clip) > 0:
+    if grad_clip is not None and not check_number("grad_clip", grad_clip) > 0:
         raise ValueError(f"grad_clip must be positive or None, got {grad_clip!r}")
 
 
@@ -318,10 +318,10 @@ def train_gpt(model: nn.Module, train_data: torch.Tensor, val_data: torch.Tensor
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
     config.__post_init__()
-    _check_bool("progress", progress)
+    check_bool("progress", progress)
     block_size = gpt_config.block_size
     for name, split in (("train_data", train_data), ("val_data", val_data)):
-        _check_token_ids(name, split, gpt_config.vocab_size, dims=1)
+        check_token_ids(name, split, gpt_config.vocab_size, dims=1)
         if len(split) <= block_size:
             raise ValueError(f"{name} holds {len(split)} tokens, too few for windows of block_size + 1 = {block_size + 1}")
     device = next(model.parameters()).device

@@ -6,16 +6,10 @@ from typing import Iterable, Iterator, Sequence
 
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
+from .validation import check_int
+
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[BOS]", "[EOS]")
 _WORD = re.compile(r"\w+|[^\w\s]")
-
-
-def _check_int(name: str, value: int, minimum: int | None = None) -> None:
-    """Raise ``TypeError`` unless ``value`` is an int (not a bool), ``ValueError`` if below ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
-    if minimum is not None and value < minimum:
-        raise ValueError(f"{name} must be at least {minimum}, got {value}")
 
 
 def _check_text(text: str) -> None:
@@ -100,8 +94,8 @@ def train_bpe(
     """
     texts = _Texts(texts)
     _check_special_tokens(special_tokens)
-    _check_int("vocab_size", vocab_size)
-    _check_int("min_frequency", min_frequency, 0)
+    check_int("vocab_size", vocab_size, minimum=None)
+    check_int("min_frequency", min_frequency, 0)
     if vocab_size <= len(special_tokens):
         raise ValueError(
             f"vocab_size={vocab_size} leaves no room beyond the {len(special_tokens)} special tokens"
