@@ -108,14 +108,28 @@ def test_a_run_killed_during_a_save_resumes_bit_identically(tmp_path, uninterrup
 
 
 def test_stale_temporaries_of_dead_writers_are_removed_and_live_ones_kept(tmp_path):
+    from transformer_book.checkpoints import _HOST
+
     target = tmp_path / "f.bin"
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    stale = tmp_path / f".f.bin.{int(dead.stdout)}.abc.tmp"
-    live = tmp_path / f".f.bin.{os.getppid()}.def.tmp"
-    stale.write_bytes(b"half")
-    live.write_bytes(b"busy")
+    dead = int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                              capture_output=True, text=True).stdout)
+    stale = tmp_path / f".f.bin.{_HOST}.{dead}.{'a' * 32}.tmp"
+    live = tmp_path / f".f.bin.{_HOST}.{os.getppid()}.{'b' * 32}.tmp"
+    other_host = tmp_path / f".f.bin.elsewhere.{dead}.{'c' * 32}.tmp"       # a shared file system
+    other_file = tmp_path / f".f.bin.123.safetensors.{_HOST}.{os.getppid()}.{'d' * 32}.tmp"
+    for path in (stale, live, other_host, other_file):
+        path.write_bytes(b"half")
     assert remove_stale_temporaries(target) == [stale]
-    assert live.exists() and not stale.exists()
+    assert live.exists() and other_host.exists() and other_file.exists() and not stale.exists()
+
+
+def test_an_optimizer_that_does_not_fit_is_refused_before_the_model_changes(saved):
+    model = worker.model(seed=3)
+    two_groups = torch.optim.Adam([{"params": list(model.parameters())[:2]}, {"params": list(model.parameters())[2:]}])
+    before = {name: tensor.clone() for name, tensor in model.state_dict().items()}
+    with pytest.raises(CheckpointError, match="good.safetensors holds the state of another optimizer"):
+        load_checkpoint(saved, model, two_groups)
+    assert all(torch.equal(before[name], tensor) for name, tensor in model.state_dict().items())
 
 
 def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):

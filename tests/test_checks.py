@@ -25,6 +25,12 @@ def test_real_mistakes_fail(mistake):
         assert_close(wrong, a @ b, what="product")
 
 
+def test_an_infinite_reference_entry_does_not_make_every_comparison_pass():
+    expected = torch.tensor([float("-inf"), 1.0, 2.0])
+    assert is_close(expected.clone(), expected)
+    assert not is_close(torch.tensor([float("-inf"), 1000.0, -5.0]), expected)
+
+
 def test_a_zero_reference_needs_the_magnitude_of_the_inputs():
     x = torch.randn(4, 100, generator=torch.Generator().manual_seed(2))
     centred = x - x.mean(-1, keepdim=True)
@@ -36,7 +42,9 @@ def test_a_zero_reference_needs_the_magnitude_of_the_inputs():
     (lambda: assert_close([1.0], torch.ones(1)), TypeError, "actual must be a tensor"),
     (lambda: assert_close(torch.ones(1), [1.0]), TypeError, "expected must be a tensor"),
     (lambda: tolerances(torch.ones(1), rtol=-1), ValueError, "non-negative"),
-    (lambda: tolerances(torch.ones(1), magnitude=-1.0), ValueError, "magnitude must be a non-negative number"),
+    (lambda: tolerances(torch.ones(1), magnitude=-1.0), ValueError, "magnitude must be a finite non-negative"),
+    (lambda: tolerances(torch.ones(1), magnitude=float("inf")), ValueError, "magnitude must be a finite"),
+    (lambda: tolerances(torch.ones(1), rtol=float("nan")), ValueError, "rtol must be a finite"),
     (lambda: assert_close(torch.ones(3), torch.ones(2)), AssertionError, "shapes differ"),
 ])
 def test_bad_arguments_of_the_comparison(call, error, match):
@@ -71,8 +79,10 @@ def test_check_number_bounds():
 
 
 def test_check_token_ids():
-    for dtype in (torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8):
-        check_token_ids("ids", torch.tensor([[1, 2]], dtype=dtype), vocab_size=3, dims=2)
+    for dtype in (torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8, torch.uint16, torch.uint32):
+        check_token_ids("ids", torch.tensor([[1, 2]]).to(dtype), vocab_size=3, dims=2)
+    with pytest.raises(ValueError, match="got ids from 1 to 7"):
+        check_token_ids("ids", torch.tensor([[1, 7]]).to(torch.uint16), vocab_size=3)
     for bad, error, match in [
         (torch.tensor([1.0]), TypeError, "integer token ids"),
         (torch.tensor([True]), TypeError, "integer token ids"),

@@ -13,10 +13,13 @@ one saved (2 heads into a 4-head model has the same tensor shapes, but is anothe
 """
 from __future__ import annotations
 
+import glob
 import hashlib
 import io
 import json
 import os
+import re
+import socket
 import uuid
 from pathlib import Path
 from typing import Any, Callable
@@ -35,13 +38,18 @@ class CheckpointError(ValueError):
 # --------------------------------------------------------------------------------------------
 # Atomic writes
 # --------------------------------------------------------------------------------------------
+_HOST = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname()) or "host"
+
+
 def _temporary_name(path: Path) -> Path:
-    return path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
+    return path.with_name(f".{path.name}.{_HOST}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
 
 
 def _process_is_alive(pid: int) -> bool:
+    if os.name == "nt":   # os.kill would terminate it there: assume it is alive
+        return True
     try:
-        os.kill(pid, 0)
+        os.kill(pid, 0)   # signal 0: only asks whether the process exists
     except ProcessLookupError:
         return False
     except PermissionError:   # it exists, owned by someone else
@@ -50,13 +58,15 @@ def _process_is_alive(pid: int) -> bool:
 
 
 def remove_stale_temporaries(path: str | os.PathLike) -> list[Path]:
-    """Delete the temporary files that writers of ``path`` killed mid-write left behind (those
-    whose process is gone) and return them. A live writer's temporary file is left alone."""
+    """Delete the temporary files that writers of ``path`` killed mid-write left behind and return
+    them: those written on this host by a process that no longer exists. Temporaries of live
+    writers, of other hosts (a shared file system) and of other files are left alone."""
     path = Path(path)
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.{re.escape(_HOST)}\.(\d+)\.[0-9a-f]{{32}}\.tmp")
     removed = []
-    for candidate in path.parent.glob(f".{path.name}.*.tmp"):
-        pid_text = candidate.name[len(path.name) + 2:].split(".", 1)[0]
-        if pid_text.isdigit() and int(pid_text) != os.getpid() and not _process_is_alive(int(pid_text)):
+    for candidate in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        match = pattern.fullmatch(candidate.name)
+        if match and int(match[1]) != os.getpid() and not _process_is_alive(int(match[1])):
             candidate.unlink(missing_ok=True)
             removed.append(candidate)
     return removed
@@ -114,7 +124,8 @@ def _unique_state(model: nn.Module) -> tuple[dict[str, torch.Tensor], dict[str, 
     """The model's tensors with each shared one (a tied embedding) stored once, and the aliases."""
     tensors, aliases, seen = {}, {}, {}
     for name, tensor in model.state_dict().items():
-        key = (tensor.untyped_storage().data_ptr(), tensor.storage_offset(), tuple(tensor.shape), tensor.dtype)
+        key = (tensor.untyped_storage().data_ptr(), tensor.storage_offset(), tuple(tensor.shape),
+               tensor.stride(), tensor.dtype)
         if tensor.numel() and key in seen:
             aliases[name] = seen[key]
             continue
@@ -277,12 +288,16 @@ def load_checkpoint(
     for name, original in json.loads(metadata["aliases"]).items():
         tensors[name] = tensors[original]
     _check_fits(path, tensors, model)
-    model.load_state_dict(tensors, strict=True)
-    if state is not None:
+    if state is not None:   # the optimizer checks its groups before it changes anything: load it first
         if optimizer is not None:
-            optimizer.load_state_dict(state["optimizer"])
+            try:
+                optimizer.load_state_dict(state["optimizer"])
+            except ValueError as error:
+                raise CheckpointError(f"{path} holds the state of another optimizer: {error}") from error
         if scheduler is not None:
             scheduler.load_state_dict(state["scheduler"])
+    model.load_state_dict(tensors, strict=True)
+    if state is not None:
         if restore_rng:
             torch.set_rng_state(state["torch_rng"])
             if state["cuda_rng"] and torch.cuda.is_available():

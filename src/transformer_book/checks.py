@@ -18,6 +18,8 @@ a missing transpose, a wrong scale) change outputs by far more than a thousandth
 """
 from __future__ import annotations
 
+import math
+
 import torch
 
 RTOL = 1e-4
@@ -35,12 +37,13 @@ def tolerances(
     inputs, and an all-zero reference alone would allow no error at all."""
     if not isinstance(expected, torch.Tensor):
         raise TypeError(f"expected must be a tensor, got {type(expected).__name__}")
-    if rtol < 0 or scale < 0:
-        raise ValueError(f"rtol and scale must be non-negative, got rtol={rtol}, scale={scale}")
-    if magnitude is None:
-        magnitude = float(expected.detach().abs().max()) if expected.numel() else 0.0
-    elif isinstance(magnitude, bool) or not isinstance(magnitude, (int, float)) or not magnitude >= 0:
-        raise ValueError(f"magnitude must be a non-negative number, got {magnitude!r}")
+    for name, value in (("rtol", rtol), ("scale", scale), ("magnitude", magnitude)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                  or not math.isfinite(value) or value < 0):
+            raise ValueError(f"{name} must be a finite non-negative number, got {value!r}")
+    if magnitude is None:   # the finite entries only: an infinite one (a log of 0) would allow anything
+        finite = expected.detach().abs()[torch.isfinite(expected)] if expected.numel() else expected
+        magnitude = float(finite.max()) if finite.numel() else 0.0
     return {"rtol": rtol, "atol": scale * float(magnitude)}
 
 

@@ -21,7 +21,7 @@ class MultiHeadAttention(nn.Module):
         super().__init__()
         check_int("d_model", d_model)
         check_int("num_heads", num_heads)
-        check_probability("dropout", dropout)
+        dropout = check_probability("dropout", dropout)   # a plain float, whatever number type came in
         if d_model % num_heads != 0:
             raise ValueError(
                 f"d_model={d_model} must be divisible by num_heads={num_heads} "

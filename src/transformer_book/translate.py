@@ -234,11 +234,23 @@ def _file_lock(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _load_cached(folder: Path, config: TranslatorConfig, device: torch.device):
-    tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+def _load_cached(folder: Path, config: TranslatorConfig):
+    """The cached model (on the CPU), tokenizer, history and extra of ``folder``; ``CachedEntryError``
+    if a file there is damaged."""
+    try:
+        tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+    except Exception as error:   # tokenizers raises a plain Exception for a file it cannot parse
+        raise CachedEntryError(f"{folder / 'tokenizer.json'} cannot be read: {error}") from error
     model = build_model(config, tokenizer.get_vocab_size())
-    info = load_checkpoint(folder / "model.safetensors", model)
-    return model.to(device).eval(), tokenizer, History.from_dict(info["extra"]["history"]), info["extra"]
+    try:
+        info = load_checkpoint(folder / "model.safetensors", model)
+    except (CheckpointError, OSError) as error:
+        raise CachedEntryError(str(error)) from error
+    return model.eval(), tokenizer, History.from_dict(info["extra"]["history"]), info["extra"]
+
+
+class CachedEntryError(ValueError):
+    """A file of a cached translator is damaged (so the entry is trained again)."""
 
 
 def train_translator(
@@ -269,15 +281,15 @@ def train_translator(
     finished = folder / "model.safetensors"
     with _file_lock(folder.parent / f"{folder.name}.lock"):
         try:   # another process may have finished it while we waited for the lock
-            loaded = _load_cached(folder, config, device) if finished.exists() else None
-        except Exception as error:   # a damaged model file (CheckpointError) or tokenizer.json
+            loaded = _load_cached(folder, config) if finished.exists() else None
+        except CachedEntryError as error:
             _discard(finished, f"the cached translator in {folder} cannot be loaded ({error})")
             loaded = None
         if loaded is None:
             _train(config, folder, device, amp, progress)
-            loaded = _load_cached(folder, config, device)
+            loaded = _load_cached(folder, config)
     model, tokenizer, history, _ = loaded
-    return model, tokenizer, splits, history
+    return model.to(device), tokenizer, splits, history
 
 
 def _discard(path: Path, why: str) -> None:

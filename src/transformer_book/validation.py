@@ -67,6 +67,9 @@ def check_float_dtype(name: str, dtype: object) -> torch.dtype:
     return dtype
 
 
+_UNSIGNED_WIDE = tuple(getattr(torch, name) for name in ("uint16", "uint32", "uint64") if hasattr(torch, name))
+
+
 def check_token_ids(name: str, ids: object, vocab_size: int | None = None, dims: int | None = None) -> torch.Tensor:
     """``ids`` if it is a tensor of integer token ids (any integer dtype; not bool, float or
     complex), with ``dims`` dimensions when given and, when ``vocab_size`` is given, every id in
@@ -81,7 +84,8 @@ def check_token_ids(name: str, ids: object, vocab_size: int | None = None, dims:
         raise ValueError(f"{name} must have shape {shape}, got shape {tuple(ids.shape)}")
     if vocab_size is None or not ids.numel() or ids.device.type == "meta" or torch.compiler.is_compiling():
         return ids
-    low, high = torch.stack(torch.aminmax(ids)).tolist()
+    wide = ids.long() if ids.dtype in _UNSIGNED_WIDE else ids   # aminmax has no kernel for these
+    low, high = torch.stack(torch.aminmax(wide)).tolist()
     if low < 0 or high >= vocab_size:
         raise ValueError(
             f"{name} must be token ids in [0, {vocab_size}) (the vocabulary), got ids from {low} to {high}"
