@@ -53,8 +53,8 @@ def _check_texts(hypotheses: Sequence[str], references: Sequence[str]) -> tuple[
 def corpus_scores(hypotheses: Sequence[str], references: Sequence[str]) -> dict[str, float]:
     """Corpus-level ``{"bleu": ..., "chrf": ...}`` (0-100) of ``hypotheses`` against ``references``.
 
-    BLEU: sacreBLEU's defaults (13a tokenisation, n-grams up to 4, brevity penalty, no smoothing
-    at the corpus level). chrF: character n-grams up to 6, beta = 2 (recall weighs twice).
+    BLEU: sacreBLEU's defaults (13a tokenisation, n-grams up to 4, brevity penalty, and its
+    ``smooth_method="exp"``, which only matters when some n-gram order has no match at all). chrF: character n-grams up to 6, beta = 2 (recall weighs twice).
     Refused: one string instead of a list, non-string items, lists of different lengths, and
     empty lists (a corpus score of nothing is undefined). Empty strings are scored as they are.
     """
