@@ -333,11 +333,13 @@ def test_mlm_loss_equals_cross_entropy_over_full_logits():
         assert_close(mlm_loss(model, inputs, labels, mask), full)
 
 
-def test_bert_schedule_warms_up_then_decays_to_zero():
+def test_bert_schedule_warms_up_then_decays_towards_zero_without_a_wasted_update():
     assert bert_lr(1, 100, 10) == pytest.approx(0.1)
     assert bert_lr(10, 100, 10) == pytest.approx(1.0)
-    assert bert_lr(55, 100, 10) == pytest.approx(0.5)
-    assert bert_lr(100, 100, 10) == 0.0
+    assert bert_lr(11, 100, 10) == pytest.approx(1.0)
+    assert bert_lr(55, 100, 10) == pytest.approx(46 / 90)
+    assert bert_lr(100, 100, 10) == pytest.approx(1 / 90)          # the last update still learns
+    assert bert_lr(1, 3, 0) == 1.0 and bert_lr(3, 3, 0) == pytest.approx(1 / 3)
     with pytest.raises(ValueError):
         bert_lr(0, 100, 10)
 

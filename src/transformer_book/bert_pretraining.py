@@ -176,7 +176,9 @@ def collate_ids(sequences: Sequence[Sequence[int]], pad_id: int = PAD_ID) -> tup
 # --------------------------------------------------------------------------------------------
 def bert_lr(step: int, total_steps: int, warmup_steps: int) -> float:
     """The multiplier of the peak learning rate at update ``step`` (from 1): linear warm-up over
-    ``warmup_steps``, then linear decay to 0 at ``total_steps``."""
+    ``warmup_steps`` (``step / warmup_steps``), then linear decay that would reach 0 one update after
+    the last, ``(total_steps - step + 1) / (total_steps - warmup_steps)``, so that no update is spent
+    at a learning rate of 0 (the decay of ``transformers``' ``get_linear_schedule_with_warmup``)."""
     check_int("total_steps", total_steps)
     check_int("warmup_steps", warmup_steps, minimum=0)
     check_int("step", step)
@@ -184,7 +186,7 @@ def bert_lr(step: int, total_steps: int, warmup_steps: int) -> float:
         raise ValueError(f"step must be in 1..{total_steps}, got {step}")
     if warmup_steps and step <= warmup_steps:
         return step / warmup_steps
-    return max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
+    return (total_steps - step + 1) / (total_steps - warmup_steps)
 
 
 def make_adamw(model: nn.Module, lr: float, weight_decay: float = 0.01) -> torch.optim.AdamW:
