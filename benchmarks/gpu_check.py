@@ -45,7 +45,7 @@ from transformer_book.bert_pretraining import mask_tokens, mlm_loss
 from transformer_book.gpt import GPT, GPTConfig
 from transformer_book.gpt_training import make_adamw as gpt_adamw
 from transformer_book.model import make_model
-from transformer_book.training import autocast_dtype, label_smoothed_loss, make_optimizer
+from transformer_book.training import autocast_dtype, label_smoothed_loss, make_optimizer, optimizer_step
 from transformer_book.utils import count_parameters, pick_device
 
 
@@ -168,18 +168,7 @@ def time_training(name: str, size: Size, device: torch.device, dtype: torch.dtyp
     def step() -> torch.Tensor:
         with cast():
             loss = loss_of_batch()
-        optimizer.zero_grad(set_to_none=True)
-        if scaler is not None:
-            scaler.scale(loss).backward()
-            scaler.unscale_(optimizer)
-        else:
-            loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        if scaler is not None:
-            scaler.step(optimizer)
-            scaler.update()
-        else:
-            optimizer.step()
+        optimizer_step(loss, model, optimizer, scaler, clip_norm=1.0)
         return loss.detach()
 
     if device.type == "cuda":

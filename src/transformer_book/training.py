@@ -161,6 +161,31 @@ def _autocast(device: torch.device, dtype: torch.dtype | None):
 # --------------------------------------------------------------------------------------------
 # The loop
 # --------------------------------------------------------------------------------------------
+def optimizer_step(
+    loss: torch.Tensor,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scaler: torch.amp.GradScaler | None = None,
+    clip_norm: float | None = None,
+) -> torch.Tensor:
+    """One update from ``loss``: backward (through ``scaler`` for float16), clip the gradients'
+    total norm to ``clip_norm`` (None: no clipping), optimizer step. Returns the norm before clipping."""
+    optimizer.zero_grad(set_to_none=True)
+    if scaler is not None:
+        scaler.scale(loss).backward()
+        scaler.unscale_(optimizer)        # clip the true gradients, not the scaled ones
+    else:
+        loss.backward()
+    max_norm = clip_norm if clip_norm is not None else float("inf")
+    norm = torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm)
+    if scaler is not None:
+        scaler.step(optimizer)
+        scaler.update()
+    else:
+        optimizer.step()
+    return norm
+
+
 @dataclass
 class History:
     """What ``fit`` measured: one entry per optimizer step, and one per epoch.
@@ -317,19 +342,7 @@ def fit(
             with _autocast(device, dtype):
                 logits = model(batch.src, batch.tgt_in)                       # (B, T, V)
             loss = label_smoothed_loss(logits, batch.tgt_out, smoothing, pad_id)
-            optimizer.zero_grad(set_to_none=True)
-            if scaler is not None:
-                scaler.scale(loss).backward()
-                scaler.unscale_(optimizer)
-            else:
-                loss.backward()
-            max_norm = clip_norm if clip_norm is not None else float("inf")
-            norm = torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm)
-            if scaler is not None:
-                scaler.step(optimizer)
-                scaler.update()
-            else:
-                optimizer.step()
+            norm = optimizer_step(loss, model, optimizer, scaler, clip_norm)
             scheduler.step()
             step += 1
             tokens += batch.ntokens
