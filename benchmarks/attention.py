@@ -17,9 +17,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from transformer_book.attention import scaled_dot_product_attention
-from transformer_book.multi_head import MultiHeadAttention
-from transformer_book.utils import seed_everything
+from transformer_book.pieces.attention import scaled_dot_product_attention
+from transformer_book.pieces.multi_head import MultiHeadAttention
+from transformer_book.common.utils import seed_everything
 
 
 def one_call_seconds(fn, calls: int) -> float:

@@ -17,9 +17,9 @@ import time
 
 import torch
 
-from transformer_book.bert import BertConfig, BertModel
-from transformer_book.bert_weights import load_hf_state_dict
-from transformer_book.utils import seed_everything
+from transformer_book.bert.model import BertConfig, BertModel
+from transformer_book.bert.weights import load_hf_state_dict
+from transformer_book.common.utils import seed_everything
 
 
 def seconds_per_call(fn, calls: int) -> float:

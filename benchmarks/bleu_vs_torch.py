@@ -24,12 +24,13 @@ import time
 import torch
 from torch import nn
 
-from transformer_book.evaluation import corpus_scores, translate_sentences
-from transformer_book.model import EncoderDecoder
-from transformer_book.parity import to_torch_transformer
-from transformer_book.training import fit
-from transformer_book.translate import TranslatorConfig, build_model, make_split_batches, prepare_data
-from transformer_book.utils import seed_everything
+from transformer_book.encoder_decoder.evaluation import corpus_scores, translate_sentences
+from transformer_book.encoder_decoder.model import EncoderDecoder
+from transformer_book.encoder_decoder.parity import to_torch_transformer
+from transformer_book.encoder_decoder.training import fit
+from transformer_book.encoder_decoder.translate import (TranslatorConfig, build_model, make_split_batches,
+    prepare_data)
+from transformer_book.common.utils import seed_everything
 
 
 class TorchEncoderDecoder(nn.Module):

@@ -21,10 +21,10 @@ import time
 
 import torch
 
-from transformer_book.decoding import beam_search
-from transformer_book.evaluation import encode_sources
-from transformer_book.translate import TranslatorConfig, train_translator
-from transformer_book.utils import seed_everything
+from transformer_book.encoder_decoder.decoding import beam_search
+from transformer_book.encoder_decoder.evaluation import encode_sources
+from transformer_book.encoder_decoder.translate import TranslatorConfig, train_translator
+from transformer_book.common.utils import seed_everything
 
 
 def main() -> None:

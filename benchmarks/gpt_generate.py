@@ -24,8 +24,8 @@ import time
 
 import torch
 
-from transformer_book.generation import generate
-from transformer_book.gpt import GPT, GPTConfig
+from transformer_book.gpt.generation import generate
+from transformer_book.gpt.model import GPT, GPTConfig
 
 NANOGPT_TOKENS_PER_SECOND = 460
 

@@ -42,10 +42,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from transformer_book.data import load_shakespeare
-from transformer_book.gpt import GPT, GPTConfig, width_scaled_init_std
-from transformer_book.gpt_training import (CharTokenizer, TrainConfig, make_adamw, random_batch, split_ids,
-                                           train_gpt, train_step)
+from transformer_book.data.shakespeare import load_shakespeare
+from transformer_book.gpt.model import GPT, GPTConfig, width_scaled_init_std
+from transformer_book.gpt.training import (CharTokenizer, TrainConfig, make_adamw, random_batch, split_ids,
+    train_gpt, train_step)
 
 NANOGPT_VAL_LOSS, NANOGPT_MS = 1.89, 50.0
 

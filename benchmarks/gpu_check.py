@@ -38,15 +38,16 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from transformer_book.batching import BOS_ID, EOS_ID, collate
-from transformer_book.bert import BertConfig, BertForMaskedLM
-from transformer_book.bert_pretraining import make_adamw as bert_adamw
-from transformer_book.bert_pretraining import mask_tokens, mlm_loss
-from transformer_book.gpt import GPT, GPTConfig
-from transformer_book.gpt_training import make_adamw as gpt_adamw
-from transformer_book.model import make_model
-from transformer_book.training import autocast_dtype, label_smoothed_loss, make_optimizer, optimizer_step
-from transformer_book.utils import count_parameters, pick_device
+from transformer_book.encoder_decoder.batching import BOS_ID, EOS_ID, collate
+from transformer_book.bert.model import BertConfig, BertForMaskedLM
+from transformer_book.bert.pretraining import make_adamw as bert_adamw
+from transformer_book.bert.pretraining import mask_tokens, mlm_loss
+from transformer_book.gpt.model import GPT, GPTConfig
+from transformer_book.gpt.training import make_adamw as gpt_adamw
+from transformer_book.encoder_decoder.model import make_model
+from transformer_book.common.training import autocast_dtype, optimizer_step
+from transformer_book.encoder_decoder.training import label_smoothed_loss, make_optimizer
+from transformer_book.common.utils import count_parameters, pick_device
 
 
 @dataclass(frozen=True)
@@ -220,7 +221,7 @@ def table(rows: list[dict]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--device", default=None, help="cuda, cpu, ... (default: transformer_book.utils.pick_device)")
+    parser.add_argument("--device", default=None, help="cuda, cpu, ... (default: transformer_book.common.utils.pick_device)")
     parser.add_argument("--steps", type=int, default=None, help="timed steps per run (default: 20 on CUDA, 10 elsewhere)")
     parser.add_argument("--warmup", type=int, default=None, help="untimed steps first (default: 3 on CUDA, 2 elsewhere)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")

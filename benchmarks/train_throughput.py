@@ -34,11 +34,11 @@ from pathlib import Path
 import torch
 
 from bleu_vs_torch import TorchEncoderDecoder   # benchmarks/ is on sys.path when run as a script
-from transformer_book.batching import Batch, make_batches
-from transformer_book.model import make_model
-from transformer_book.training import label_smoothed_loss, make_optimizer, make_scheduler
-from transformer_book.translate import TranslatorConfig, prepare_data
-from transformer_book.utils import seed_everything
+from transformer_book.encoder_decoder.batching import Batch, make_batches
+from transformer_book.encoder_decoder.model import make_model
+from transformer_book.encoder_decoder.training import label_smoothed_loss, make_optimizer, make_scheduler
+from transformer_book.encoder_decoder.translate import TranslatorConfig, prepare_data
+from transformer_book.common.utils import seed_everything
 
 
 def benchmark_batches(batch_size: int, length: int) -> tuple[list[Batch], int]:

@@ -17,9 +17,9 @@ import sys
 
 import torch
 
-from transformer_book.batching import BOS_ID, EOS_ID, make_batches
-from transformer_book.model import make_model
-from transformer_book.training import fit
+from transformer_book.encoder_decoder.batching import BOS_ID, EOS_ID, make_batches
+from transformer_book.encoder_decoder.model import make_model
+from transformer_book.encoder_decoder.training import fit
 
 VOCAB, EPOCHS = 24, 4
 

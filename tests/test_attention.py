@@ -3,9 +3,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from transformer_book.attention import attention_scores, attention_weights, scaled_dot_product_attention
-from transformer_book.checks import assert_close, is_close
-from transformer_book.masks import causal_mask, padding_mask
+from transformer_book.pieces.attention import (attention_scores, attention_weights,
+    scaled_dot_product_attention)
+from transformer_book.common.checks import assert_close, is_close
+from transformer_book.pieces.masks import causal_mask, padding_mask
 
 
 def qkv(batch=2, heads=3, tq=4, tk=5, d_k=8, d_v=6, seed=0):

@@ -8,20 +8,16 @@ import pytest
 import torch
 from torch import nn
 
-from transformer_book import bert_weights
-from transformer_book.bert import (
-    BertConfig, BertEmbeddings, BertForMaskedLM, BertForSequenceClassification, BertLMPredictionHead, BertModel,
-    BertOnlyMLMHead, BertPooler, BertPredictionHeadTransform, init_bert_weights, mean_pool,
-)
-from transformer_book.bert_finetuning import accuracy, encode_texts, finetune_classifier, predict
-from transformer_book.bert_pretraining import (
-    IGNORE_INDEX, TrainLog, bert_lr, collate_ids, length_batches, make_adamw, mask_tokens, mlm_loss, train_steps,
-    train_wordpiece,
-)
-from transformer_book.bert_weights import (
-    configure_bert_tokenizer, hf_to_book_key, load_hf_state_dict, load_minilm, minilm_config, minilm_dir,
-    minilm_state_dict, minilm_tokenizer, wordpiece_tokenizer,
-)
+from transformer_book.bert import weights as bert_weights
+from transformer_book.bert.model import (BertConfig, BertEmbeddings, BertForMaskedLM,
+    BertForSequenceClassification, BertLMPredictionHead, BertModel, BertOnlyMLMHead, BertPooler,
+    BertPredictionHeadTransform, init_bert_weights, mean_pool)
+from transformer_book.bert.finetuning import accuracy, encode_texts, finetune_classifier, predict
+from transformer_book.bert.pretraining import (IGNORE_INDEX, TrainLog, collate_ids, length_batches,
+    make_adamw, mask_tokens, mlm_loss, train_steps, train_wordpiece)
+from transformer_book.common.schedules import bert_lr
+from transformer_book.bert.weights import (configure_bert_tokenizer, hf_to_book_key, load_hf_state_dict,
+    load_minilm, minilm_config, minilm_dir, minilm_state_dict, minilm_tokenizer, wordpiece_tokenizer)
 from transformer_book.data.packages import MissingDataError
 
 TINY = dict(vocab_size=97, hidden_size=32, num_hidden_layers=1, num_attention_heads=4, intermediate_size=64,

@@ -8,25 +8,18 @@ import sys
 import pytest
 import torch
 
-from transformer_book import batching
-from transformer_book.batching import (
-    BOS_ID,
-    EOS_ID,
-    Batch,
-    collate,
-    decode_ids,
-    encode_pairs,
-    make_batches,
-    pad_sequences,
-    train_tokenizer,
-)
-from transformer_book.data import MissingDataError, ding, load_shakespeare, package_dir, sentiment
+from transformer_book.encoder_decoder import batching
+from transformer_book.encoder_decoder.batching import (BOS_ID, EOS_ID, Batch, collate, decode_ids,
+    encode_pairs, make_batches, pad_sequences, train_tokenizer)
+from transformer_book.data.packages import MissingDataError, package_dir
+from transformer_book.data import ding, sentiment
+from transformer_book.data.shakespeare import load_shakespeare
 from transformer_book.data import __main__ as data_main
 from transformer_book.data import packages
 from transformer_book.data.numbers import german_number, number_pairs
 from transformer_book.data.shakespeare import markdown_to_text
-from transformer_book.gpt2_tokenizer import train_byte_level_bpe
-from transformer_book.tokenization import char_tokens, train_bpe, word_tokens
+from transformer_book.gpt.tokenizer import train_byte_level_bpe
+from transformer_book.pieces.tokenization import char_tokens, train_bpe, word_tokens
 
 PAIRS = [("Ich bin da.", "I am here."), ("Das ist gut.", "That is good."), ("Es regnet.", "It rains.")]
 INTEGER_DTYPES = [torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8]

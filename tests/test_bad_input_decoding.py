@@ -17,37 +17,24 @@ import torch  # noqa: E402
 from tokenizers import Tokenizer, models  # noqa: E402
 from torch import nn  # noqa: E402
 
-from transformer_book import plotting  # noqa: E402
-from transformer_book.batching import BOS_ID, EOS_ID, PAD_ID, train_tokenizer  # noqa: E402
-from transformer_book.checks import assert_close  # noqa: E402
+from transformer_book.common import plotting  # noqa: E402
+from transformer_book.encoder_decoder.batching import BOS_ID, EOS_ID, PAD_ID, train_tokenizer  # noqa: E402
+from transformer_book.common.checks import assert_close  # noqa: E402
 from transformer_book.data.numbers import number_pairs  # noqa: E402
-from transformer_book.decoding import (  # noqa: E402
-    attention_maps,
-    beam_search,
-    decode_loop,
-    filter_logits,
-    gnmt_length_penalty,
-    greedy_decode,
-    hypotheses,
-    next_token_logits,
-    sample,
-    sampling_probs,
-    score_hypotheses,
-)
-from transformer_book.display import SourceListing, glue, show_source  # noqa: E402
-from transformer_book.dropout import Dropout, dropout  # noqa: E402
-from transformer_book.embeddings import (  # noqa: E402
-    Embeddings,
-    LearnedPositionalEncoding,
-    PositionalEncoding,
-    sinusoidal_table,
-)
-from transformer_book.evaluation import corpus_scores, encode_sources, translate_sentences  # noqa: E402
-from transformer_book.feed_forward import PositionwiseFeedForward  # noqa: E402
-from transformer_book.model import make_model  # noqa: E402
-from transformer_book.recurrent import ElmanRNN, sequential_depth  # noqa: E402
-from transformer_book.timing import median_time  # noqa: E402
-from transformer_book.utils import book_profile, count_parameters, pick_device, seed_everything  # noqa: E402
+from transformer_book.encoder_decoder.decoding import (attention_maps, beam_search, decode_loop,
+    gnmt_length_penalty, greedy_decode, hypotheses, next_token_logits, sample, score_hypotheses)
+from transformer_book.common.sampling import filter_logits, sampling_probs
+from transformer_book.common.display import SourceListing, glue, show_source  # noqa: E402
+from transformer_book.pieces.dropout import Dropout, dropout  # noqa: E402
+from transformer_book.pieces.embeddings import (Embeddings, LearnedPositionalEncoding, PositionalEncoding,
+    sinusoidal_table)
+from transformer_book.encoder_decoder.evaluation import (corpus_scores, encode_sources,
+    translate_sentences)  # noqa: E402
+from transformer_book.pieces.feed_forward import PositionwiseFeedForward  # noqa: E402
+from transformer_book.encoder_decoder.model import make_model  # noqa: E402
+from transformer_book.pieces.recurrent import ElmanRNN, sequential_depth  # noqa: E402
+from transformer_book.common.timing import median_time  # noqa: E402
+from transformer_book.common.utils import (book_profile, count_parameters, pick_device, seed_everything)  # noqa: E402
 
 VOCAB = 6
 torch.manual_seed(0)

@@ -9,13 +9,13 @@ import pytest
 import torch
 from torch import nn
 
-from transformer_book.generation import generate, next_token
-from transformer_book.gpt import (GPT, CausalSelfAttention, GPTBlock, GPTConfig, KVCache, LayerCache,
-                                  gpt2_small_config, width_scaled_init_std)
-from transformer_book.gpt_parity import config_from_gpt2, gpt2_name_map, gpt_from_gpt2, load_gpt2_weights
-from transformer_book.gpt_training import (CharTokenizer, GPTHistory, TrainConfig, batch_losses, cosine_lr,
-                                           estimate_loss, make_adamw, random_batch, split_ids, train_gpt,
-                                           train_step)
+from transformer_book.gpt.generation import generate, next_token
+from transformer_book.gpt.model import (GPT, CausalSelfAttention, GPTBlock, GPTConfig, KVCache, LayerCache,
+    gpt2_small_config, width_scaled_init_std)
+from transformer_book.gpt.weights import config_from_gpt2, gpt2_name_map, gpt_from_gpt2, load_gpt2_weights
+from transformer_book.gpt.training import (CharTokenizer, GPTHistory, TrainConfig, batch_losses,
+    estimate_loss, make_adamw, random_batch, split_ids, train_gpt, train_step)
+from transformer_book.common.schedules import cosine_lr
 
 V, BLOCK = 11, 8
 SIZES = dict(vocab_size=V, block_size=BLOCK, n_layer=1, n_head=2, n_embd=8)
@@ -178,7 +178,7 @@ CASES = [
      ValueError, "exceed block_size"),
     ("GPT.set_fused_attention str", lambda: model().set_fused_attention("yes"), TypeError, "fused"),
     ("GPT.set_fused_attention int", lambda: model().set_fused_attention(0), TypeError, "fused"),
-    ("GPT.generate max_new_tokens bool", lambda: model().generate(ids(1, 2), True), TypeError, "max_new_tokens"),
+    ("generate max_new_tokens bool", lambda: generate(model(), ids(1, 2), True), TypeError, "max_new_tokens"),
     # --- next_token ---------------------------------------------------------------------------------
     ("next_token logits list", lambda: next_token([[0.0, 1.0]]), TypeError, "logits"),
     ("next_token logits int", lambda: next_token(torch.zeros(2, 3, dtype=torch.long)), TypeError, "logits"),

@@ -1,18 +1,9 @@
 import pytest
 import torch
 
-from transformer_book.batching import (
-    BOS_ID,
-    EOS_ID,
-    PAD_ID,
-    UNK_ID,
-    Batch,
-    decode_ids,
-    encode_pairs,
-    make_batches,
-    train_tokenizer,
-)
-from transformer_book.tokenization import SPECIAL_TOKENS, train_bpe
+from transformer_book.encoder_decoder.batching import (BOS_ID, EOS_ID, PAD_ID, UNK_ID, Batch, decode_ids,
+    encode_pairs, make_batches, train_tokenizer)
+from transformer_book.pieces.tokenization import SPECIAL_TOKENS, train_bpe
 
 PAIRS = [
     ("Ich bin müde.", "I am tired."),

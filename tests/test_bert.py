@@ -6,16 +6,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from transformer_book.bert import (
-    BertConfig, BertForMaskedLM, BertForSequenceClassification, BertModel, mean_pool,
-)
-from transformer_book.bert_finetuning import accuracy, encode_texts, finetune_classifier, predict
-from transformer_book.bert_pretraining import (
-    CLS_ID, IGNORE_INDEX, MASK_ID, PAD_ID, SEP_ID, SPECIAL_TOKENS, bert_lr, collate_ids, length_batches,
-    mask_tokens, mlm_loss, train_steps, train_wordpiece,
-)
-from transformer_book.bert_weights import hf_to_book_key, load_hf_state_dict
-from transformer_book.checks import assert_close, is_close
+from transformer_book.bert.model import (BertConfig, BertForMaskedLM, BertForSequenceClassification,
+    BertModel, mean_pool)
+from transformer_book.bert.finetuning import accuracy, encode_texts, finetune_classifier, predict
+from transformer_book.bert.pretraining import (CLS_ID, IGNORE_INDEX, MASK_ID, PAD_ID, SEP_ID,
+    SPECIAL_TOKENS, collate_ids, length_batches, mask_tokens, mlm_loss, train_steps, train_wordpiece)
+from transformer_book.common.schedules import bert_lr
+from transformer_book.bert.weights import hf_to_book_key, load_hf_state_dict
+from transformer_book.common.checks import assert_close, is_close
 
 TINY = dict(vocab_size=97, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
             intermediate_size=64, max_position_embeddings=24, hidden_dropout_prob=0.0,
@@ -208,7 +206,7 @@ SENTENCES = [
 @pytest.fixture(scope="module")
 def minilm_pair():
     transformers = pytest.importorskip("transformers", reason="parity tests need transformers (the test extra)")
-    from transformer_book.bert_weights import load_minilm, minilm_dir, minilm_tokenizer
+    from transformer_book.bert.weights import load_minilm, minilm_dir, minilm_tokenizer
 
     ref = transformers.BertModel.from_pretrained(str(minilm_dir())).eval()
     return load_minilm(), ref, minilm_tokenizer(), transformers.BertTokenizer(str(minilm_dir() / "vocab.txt"))
@@ -243,7 +241,7 @@ def test_minilm_hidden_states_match_transformers(minilm_pair):
 @needs_minilm
 def test_minilm_parity_can_fail(minilm_pair):
     model, ref, tokenizer, _ = minilm_pair
-    from transformer_book.bert_weights import load_minilm
+    from transformer_book.bert.weights import load_minilm
 
     broken = load_minilm()
     attention = broken.encoder.layers[0].self_attention

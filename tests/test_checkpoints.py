@@ -9,12 +9,10 @@ import pytest
 import torch
 
 import checkpoint_worker as worker
-from transformer_book.checkpoints import (
-    CheckpointError, atomic_write, load_checkpoint, read_checkpoint_metadata, remove_stale_temporaries,
-    save_checkpoint,
-)
-from transformer_book.model import make_model
-from transformer_book.training import make_optimizer, make_scheduler
+from transformer_book.common.checkpoints import (CheckpointError, atomic_write, load_checkpoint,
+    read_checkpoint_metadata, remove_stale_temporaries, save_checkpoint)
+from transformer_book.encoder_decoder.model import make_model
+from transformer_book.encoder_decoder.training import make_optimizer, make_scheduler
 
 WORKER = Path(worker.__file__)
 
@@ -108,7 +106,7 @@ def test_a_run_killed_during_a_save_resumes_bit_identically(tmp_path, uninterrup
 
 
 def test_stale_temporaries_of_dead_writers_are_removed_and_live_ones_kept(tmp_path):
-    from transformer_book.checkpoints import _HOST
+    from transformer_book.common.checkpoints import _HOST
 
     target = tmp_path / "f.bin"
     dead = int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],

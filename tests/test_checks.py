@@ -2,10 +2,9 @@
 import pytest
 import torch
 
-from transformer_book.checks import assert_close, is_close, tolerances
-from transformer_book.validation import (
-    ArgumentTypeError, check_bool, check_int, check_number, check_probability, check_token_ids,
-)
+from transformer_book.common.checks import assert_close, is_close, tolerances
+from transformer_book.common.validation import (ArgumentTypeError, check_bool, check_int, check_number,
+    check_probability, check_token_ids)
 
 
 def test_the_rule_scales_with_the_reference_and_allows_float32_rounding():

@@ -1,8 +1,9 @@
 import pytest
 
-from transformer_book.data import MissingDataError, list_plays, load_shakespeare, package_dir
+from transformer_book.data.packages import MissingDataError, package_dir
+from transformer_book.data.shakespeare import list_plays, load_shakespeare
 from transformer_book.data.shakespeare import markdown_to_text
-from transformer_book.tokenization import char_tokens, train_bpe, word_tokens
+from transformer_book.pieces.tokenization import char_tokens, train_bpe, word_tokens
 
 
 def test_missing_package_error_says_how_to_install():

@@ -4,20 +4,12 @@ import itertools
 import pytest
 import torch
 
-from transformer_book.batching import BOS_ID, EOS_ID, PAD_ID
-from transformer_book.checks import assert_close
-from transformer_book.decoding import (
-    attention_maps,
-    beam_search,
-    filter_logits,
-    gnmt_length_penalty,
-    greedy_decode,
-    hypotheses,
-    sample,
-    sampling_probs,
-    score_hypotheses,
-)
-from transformer_book.model import make_model
+from transformer_book.encoder_decoder.batching import BOS_ID, EOS_ID, PAD_ID
+from transformer_book.common.checks import assert_close
+from transformer_book.encoder_decoder.decoding import (attention_maps, beam_search, gnmt_length_penalty,
+    greedy_decode, hypotheses, sample, score_hypotheses)
+from transformer_book.common.sampling import filter_logits, sampling_probs
+from transformer_book.encoder_decoder.model import make_model
 
 VOCAB = 6                                   # PAD, UNK, BOS, EOS and two words
 OUTPUTS = [1, 4, 5]                         # the tokens a hypothesis may hold (not PAD, BOS, EOS)

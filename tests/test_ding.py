@@ -1,7 +1,7 @@
 import hashlib
 import pytest
 
-from transformer_book.data import MissingDataError
+from transformer_book.data.packages import MissingDataError
 from transformer_book.data.ding import (
     DING_PATH,
     clean_text,

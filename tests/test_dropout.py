@@ -3,7 +3,7 @@ import pytest
 import torch
 from torch import nn
 
-from transformer_book.dropout import Dropout, dropout
+from transformer_book.pieces.dropout import Dropout, dropout
 
 
 def test_keeps_about_one_minus_p_and_preserves_the_mean():

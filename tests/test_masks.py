@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from transformer_book.masks import causal_mask, check_mask, padding_mask
+from transformer_book.pieces.masks import causal_mask, check_mask, padding_mask
 
 
 def test_causal_mask_is_lower_triangular():

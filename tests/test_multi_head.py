@@ -2,10 +2,10 @@
 import pytest
 import torch
 
-from transformer_book.checks import assert_close
-from transformer_book.masks import causal_mask, padding_mask
-from transformer_book.multi_head import MultiHeadAttention
-from transformer_book.parity import to_torch_attention
+from transformer_book.common.checks import assert_close
+from transformer_book.pieces.masks import causal_mask, padding_mask
+from transformer_book.pieces.multi_head import MultiHeadAttention
+from transformer_book.encoder_decoder.parity import to_torch_attention
 
 
 

@@ -3,9 +3,9 @@ import pytest
 import torch
 from torch import nn
 
-from transformer_book.checks import assert_close
-from transformer_book.attention import scaled_dot_product_attention
-from transformer_book.recurrent import ElmanRNN, sequential_depth
+from transformer_book.common.checks import assert_close
+from transformer_book.pieces.attention import scaled_dot_product_attention
+from transformer_book.pieces.recurrent import ElmanRNN, sequential_depth
 
 
 

@@ -1,4 +1,4 @@
-"""Tests for transformer_book.training: the loss, the schedule and the loop (checkpoints:
+"""Tests for transformer_book.encoder_decoder.training: the loss, the schedule and the loop (checkpoints:
 tests/test_checkpoints.py)."""
 from __future__ import annotations
 
@@ -8,21 +8,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from transformer_book.batching import PAD_ID, encode_pairs, make_batches, train_tokenizer
+from transformer_book.encoder_decoder.batching import PAD_ID, encode_pairs, make_batches, train_tokenizer
 from transformer_book.data.numbers import number_pairs
-from transformer_book.checks import assert_close
-from transformer_book.checkpoints import read_checkpoint_metadata
-from transformer_book.model import make_model
-from transformer_book.training import (
-    History,
-    autocast_dtype,
-    evaluate,
-    fit,
-    label_smoothed_loss,
-    make_optimizer,
-    make_scheduler,
-    transformer_lr,
-)
+from transformer_book.common.checks import assert_close
+from transformer_book.common.checkpoints import read_checkpoint_metadata
+from transformer_book.encoder_decoder.model import make_model
+from transformer_book.encoder_decoder.training import History, evaluate, fit, label_smoothed_loss, make_optimizer, make_scheduler
+from transformer_book.common.training import autocast_dtype
+from transformer_book.common.schedules import transformer_lr
 
 
 def _logits_and_target(B=3, T=6, V=11, seed=0):

@@ -1,4 +1,4 @@
-"""Tests for transformer_book.translate: configs, data preparation and the model cache.
+"""Tests for transformer_book.encoder_decoder.translate: configs, data preparation and the model cache.
 
 They train on the tiny synthetic number task (``dataset="numbers"``), so they take seconds."""
 from __future__ import annotations
@@ -9,17 +9,9 @@ import multiprocessing
 import pytest
 import torch
 
-from transformer_book.batching import BOS_ID, EOS_ID
-from transformer_book.translate import (
-    TranslatorConfig,
-    build_model,
-    cache_key,
-    default_cache_dir,
-    load_splits,
-    make_split_batches,
-    prepare_data,
-    train_translator,
-)
+from transformer_book.encoder_decoder.batching import BOS_ID, EOS_ID
+from transformer_book.encoder_decoder.translate import (TranslatorConfig, build_model, cache_key,
+    default_cache_dir, load_splits, make_split_batches, prepare_data, train_translator)
 
 TINY = TranslatorConfig(
     vocab_size=80, N=1, d_model=16, d_ff=32, h=2, dropout=0.0, epochs=3, batch_size=50,

@@ -5,11 +5,11 @@ matplotlib.use("Agg")
 import pytest
 import torch
 
-from transformer_book import plotting
-from transformer_book.display import SourceListing, glue, show_source
-from transformer_book.multi_head import MultiHeadAttention
-from transformer_book.timing import median_time
-from transformer_book.utils import book_profile, count_parameters, pick_device, seed_everything
+from transformer_book.common import plotting
+from transformer_book.common.display import SourceListing, glue, show_source
+from transformer_book.pieces.multi_head import MultiHeadAttention
+from transformer_book.common.timing import median_time
+from transformer_book.common.utils import book_profile, count_parameters, pick_device, seed_everything
 
 
 def test_seed_everything_repeats_draws():

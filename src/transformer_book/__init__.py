@@ -1,34 +1,12 @@
-"""transformer_book: the package the book builds, chapter by chapter, and tests."""
-from .attention import attention_scores, attention_weights, scaled_dot_product_attention
-from .display import show_source
-from .embeddings import Embeddings, LearnedPositionalEncoding, PositionalEncoding, sinusoidal_table
-from .encoder import EncoderLayer
-from .feed_forward import PositionwiseFeedForward
-from .masks import causal_mask, check_mask, padding_mask
-from .multi_head import MultiHeadAttention
-from .sublayers import SublayerConnection
-from .utils import book_profile, count_parameters, pick_device, seed_everything
+"""transformer_book: the package the book builds, chapter by chapter, and tests.
+
+Its folders follow the book's parts; each public name is imported from the module that defines it:
+
+- ``transformer_book.pieces``: Part I (attention, masks, embeddings, multi-head attention, ...)
+- ``transformer_book.encoder_decoder``: Part II (the encoder-decoder, its training and decoding)
+- ``transformer_book.bert`` and ``transformer_book.gpt``: Part III's model families
+- ``transformer_book.data``: the loaders of the book's data packages
+- ``transformer_book.common``: machinery every part shares (checks, checkpoints, plotting, ...)
+"""
 
 __version__ = "0.1.0"
-
-__all__ = [
-    "attention_scores",
-    "attention_weights",
-    "scaled_dot_product_attention",
-    "show_source",
-    "Embeddings",
-    "LearnedPositionalEncoding",
-    "PositionalEncoding",
-    "sinusoidal_table",
-    "EncoderLayer",
-    "PositionwiseFeedForward",
-    "causal_mask",
-    "check_mask",
-    "padding_mask",
-    "MultiHeadAttention",
-    "SublayerConnection",
-    "book_profile",
-    "count_parameters",
-    "pick_device",
-    "seed_everything",
-]

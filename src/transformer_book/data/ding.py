@@ -29,7 +29,7 @@ import hashlib
 import re
 from pathlib import Path
 
-from .packages import MissingDataError
+from transformer_book.data.packages import MissingDataError
 
 DING_PATH = Path("/usr/share/trans/de-en")
 INSTALL_COMMAND = "sudo apt-get install trans-de-en"

@@ -22,7 +22,7 @@ import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .packages import MissingDataError
+from transformer_book.data.packages import MissingDataError
 
 REQUIREMENT = "vaderSentiment==3.3.2"
 ARCHIVE_NAME = "vaderSentiment-3.3.2.tar.gz"

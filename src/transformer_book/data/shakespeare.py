@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from .packages import package_dir
+from transformer_book.data.packages import package_dir
 
 _SPEAKER = re.compile(r"^\*\*(.+?)\*\*\s*$")
 _EMPHASIS = re.compile(r"(?<!\w)_(.+?)_(?!\w)")
