@@ -83,3 +83,16 @@ def test_learned_positions_are_trained():
     pe(torch.zeros(1, 3, 4)).sum().backward()
     grad = pe.table.weight.grad
     assert torch.all(grad[:3] == 1) and torch.all(grad[3:] == 0)
+
+
+def test_embeddings_start_small_so_scaled_vectors_match_the_sinusoids():
+    torch.manual_seed(0)
+    d_model = 256
+    emb = Embeddings(5000, d_model, padding_idx=0)
+    weight = emb.lookup.weight.detach()
+    assert torch.equal(weight[0], torch.zeros(d_model))                        # the padding row
+    std = weight[1:].std().item()
+    assert abs(std * d_model ** 0.5 - 1.0) < 0.02                              # N(0, 1/d_model)
+    scaled = emb(torch.arange(1, 5000)[None])                                   # (1, V-1, D)
+    ratio = scaled.norm(dim=-1).mean() / (d_model / 2) ** 0.5                   # against the positions
+    assert 1.2 < ratio < 1.6                                                    # sqrt(2) in expectation

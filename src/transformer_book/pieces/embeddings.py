@@ -14,7 +14,11 @@ class Embeddings(nn.Module):
     """Token ids ``(B, T)`` to vectors ``(B, T, d_model)``, multiplied by ``sqrt(d_model)``.
 
     The paper scales the embeddings so that, with weights of size about ``1/sqrt(d_model)``,
-    they are not drowned by the positional encodings added next (section 3.4).
+    they are not drowned by the positional encodings added next (section 3.4). The table is
+    initialised to match: entries from ``N(0, 1/d_model)`` (LeCun's rule, the scale of a linear
+    layer's weight, which a table tied to the output projection has), so that the scaled vectors
+    have entries of size 1, like the sinusoids; ``nn.Embedding``'s own ``N(0, 1)`` would make them
+    ``sqrt(d_model)`` times larger. The ``padding_idx`` row starts at zero.
     Ids may have any integer dtype (int8 to int64, uint8); floating-point and boolean ids are
     refused (``TypeError``), and so are ids outside ``[0, vocab_size)`` (``IndexError``, naming
     the range). ``padding_idx`` must be ``None`` or an id in ``[0, vocab_size)`` (no negative
@@ -28,6 +32,10 @@ class Embeddings(nn.Module):
         if padding_idx is not None and check_int("padding_idx", padding_idx, minimum=0) >= vocab_size:
             raise ValueError(f"padding_idx must be None or an id in [0, {vocab_size}), got {padding_idx}")
         self.lookup = nn.Embedding(vocab_size, d_model, padding_idx=padding_idx)
+        with torch.no_grad():
+            nn.init.normal_(self.lookup.weight, 0.0, d_model ** -0.5)
+            if padding_idx is not None:
+                self.lookup.weight[padding_idx].zero_()
         self.d_model = d_model
         self.vocab_size = vocab_size
 
