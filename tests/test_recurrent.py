@@ -5,7 +5,7 @@ from torch import nn
 
 from transformer_book.common.checks import assert_close
 from transformer_book.pieces.attention import scaled_dot_product_attention
-from transformer_book.pieces.recurrent import ElmanRNN, sequential_depth
+from transformer_book.pieces.recurrent import ElmanRNN, gradient_norms_by_distance, sequential_depth
 
 
 
@@ -119,3 +119,44 @@ def test_depth_needs_autograd_history():
         sequential_depth(torch.randn(3))
     with pytest.raises(TypeError):
         sequential_depth([1, 2])
+
+
+def test_gradient_norms_by_distance_match_autograd_position_by_position():
+    torch.manual_seed(4)
+    model = ElmanRNN(3, 5).double()
+    x = torch.randn(1, 6, 3, dtype=torch.float64)
+    norms = gradient_norms_by_distance(lambda x: model(x)[1], x)
+    assert norms.shape == (6,) and norms.dtype == torch.float64
+    for t in range(6):                                    # one output number at a time, by backward
+        rows = []
+        for i in range(5):
+            x_t = x.clone().requires_grad_(True)
+            model(x_t)[1][0, i].backward()
+            rows.append(x_t.grad[0, t])
+        want = torch.stack(rows).pow(2).sum().sqrt()
+        assert_close(norms[6 - 1 - t], want)             # ordered by distance: entry 0 is the last position
+
+
+def test_gradient_norm_at_distance_zero_is_the_input_weight_through_tanh():
+    torch.manual_seed(5)
+    model = ElmanRNN(4, 4).double()
+    x = torch.randn(1, 3, 4, dtype=torch.float64)
+    outputs, last = model(x)
+    want = (torch.diag(1 - last[0] ** 2) @ model.weight_ih).detach().norm()   # d h_T / d x_T
+    assert_close(gradient_norms_by_distance(lambda x: model(x)[1], x)[0], want)
+
+
+def test_gradient_norms_of_bare_attention_reach_every_position():
+    x = torch.randn(1, 10, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(6))
+    norms = gradient_norms_by_distance(lambda x: scaled_dot_product_attention(x, x, x)[:, -1], x)
+    assert torch.all(norms > 0)
+
+
+def test_gradient_norms_refuse_bad_inputs():
+    model = ElmanRNN(3, 5)
+    with pytest.raises(ValueError, match=r"\(1, T, D\)"):
+        gradient_norms_by_distance(lambda x: model(x)[1], torch.randn(2, 4, 3))
+    with pytest.raises(TypeError, match="floating-point"):
+        gradient_norms_by_distance(lambda x: x, torch.ones(1, 4, 3, dtype=torch.long))
+    with pytest.raises(TypeError, match="callable"):
+        gradient_norms_by_distance(None, torch.randn(1, 4, 3))
