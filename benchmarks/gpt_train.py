@@ -22,9 +22,10 @@ Two measurements, printed as JSON:
    weight std of 0.02 (``init_0.02``) and with the book's ``width_scaled_init_std`` (0.049 at width
    128, ``init_width_scaled``); the validation loss is the mean cross-entropy over 200 random
    validation batches at the end (``--final-eval-iters``), and ``median_step_ms`` the median time
-   of the steps. nanoGPT's reference figures, measured with nanoGPT's own script on these plays on
-   an idle machine with two threads: validation loss 1.89 after 2000 iterations, about 50 ms per
-   iteration.
+   of the steps. nanoGPT's reference figure is the one its README (commit 196160b) reports for
+   this CPU recipe on its own tiny-Shakespeare file, a different text from these plays: "a loss of
+   only 1.88" after 2000 iterations. Speed is compared with the nanoGPT-style step of part 1, in the
+   same run, never with a figure from another machine.
 
     .venv/bin/python benchmarks/gpt_train.py [--threads 2] [--rounds 5] [--skip-run]
 """
@@ -47,7 +48,7 @@ from transformer_book.gpt.model import GPT, GPTConfig, width_scaled_init_std
 from transformer_book.gpt.training import (CharTokenizer, TrainConfig, make_adamw, random_batch, split_ids,
     train_gpt, train_step)
 
-NANOGPT_VAL_LOSS, NANOGPT_MS = 1.89, 50.0
+NANOGPT_README_VAL_LOSS = 1.88   # nanoGPT's README, commit 196160b, on its own Shakespeare file
 
 
 # --- the reference: nanoGPT's structure, re-implemented for this benchmark ---------------------
@@ -215,7 +216,7 @@ def main() -> None:
     if not args.skip_run:
         config = TrainConfig(max_iters=args.iters, final_eval_iters=args.final_eval_iters)
         result["run"] = {"iters": args.iters, "val_loss_batches": config.final_eval_iters,
-                         "nanogpt_reference": {"val_loss": NANOGPT_VAL_LOSS, "ms_per_iter_idle_2_threads": NANOGPT_MS}}
+                         "nanogpt_reference": {"readme_val_loss": NANOGPT_README_VAL_LOSS}}
         for name, init_std in (("init_0.02", 0.02), ("init_width_scaled", width_scaled_init_std(128))):
             torch.manual_seed(0)
             model = GPT(book_config(tokenizer.vocab_size, init_std))
@@ -229,7 +230,7 @@ def main() -> None:
                 "final_train_loss_estimate": round(history.eval_train_loss[-1], 4),
                 "median_step_ms": round(history.median_step_ms, 2),
                 "total_seconds": round(time.perf_counter() - start, 1),
-                "val_loss_at_most_reference": history.val_loss <= NANOGPT_VAL_LOSS,
+                "val_loss_at_most_reference": history.val_loss <= NANOGPT_README_VAL_LOSS,
             }
     print(json.dumps(result, indent=2))
 
