@@ -32,10 +32,8 @@ class Embeddings(nn.Module):
         if padding_idx is not None and check_int("padding_idx", padding_idx, minimum=0) >= vocab_size:
             raise ValueError(f"padding_idx must be None or an id in [0, {vocab_size}), got {padding_idx}")
         self.lookup = nn.Embedding(vocab_size, d_model, padding_idx=padding_idx)
-        with torch.no_grad():
-            nn.init.normal_(self.lookup.weight, 0.0, d_model ** -0.5)
-            if padding_idx is not None:
-                self.lookup.weight[padding_idx].zero_()
+        with torch.no_grad():   # nn.Embedding drew N(0, 1) (padding row 0): scale to N(0, 1/d_model)
+            self.lookup.weight.mul_(d_model ** -0.5)
         self.d_model = d_model
         self.vocab_size = vocab_size
 
