@@ -23,6 +23,10 @@ $(STAMP): pyproject.toml constraints.txt
 	test -e /usr/share/trans/de-en || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
 	  { apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq trans-de-en >/dev/null; }; } || \
 	  echo "trans-de-en is not installed: install it (sudo apt-get install trans-de-en) for Part II"
+	@# The architecture diagrams are drawn at build time by Graphviz's dot (Debian's graphviz).
+	command -v dot >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  { apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz >/dev/null; }; } || \
+	  echo "Graphviz is not installed: install it (sudo apt-get install graphviz) for the diagrams"
 	touch $(STAMP)
 
 # Execute every chapter in the full profile and write the site to _build/html; any warning
