@@ -4,6 +4,7 @@ Colab opens only ``.ipynb`` files, but the book's chapters are MyST-Markdown not
 writes each executed chapter as ``_build/html/_sources/<page>.ipynb`` (the download button serves
 the same file), and publishing the site pushes ``_build/html`` to the ``colab_notebook_branch``
 of the repository. This extension rewrites the Colab link to that file on that branch.
+``published_notebooks.py`` rewrites the file itself so that it reads well in Jupyter and Colab.
 """
 from __future__ import annotations
 

@@ -122,3 +122,68 @@ def test_pages_render_math_and_figures_in_a_headless_browser(pages):
         ).stdout
     assert dom.count("<mjx-container") >= 3, "MathJax did not typeset the page"
     assert "_images/" in dom
+
+
+# The architecture diagrams (transformer_book.common.diagrams): an SVG inline in each chapter's page
+# as a data URI, with alt text, drawn at build time; the code cell that draws it is hidden.
+DIAGRAMS = {
+    "book/ch05_scaled_dot_product_attention": "qkv-head",
+    "book/ch08_the_encoder": "encoder-layer",
+    "book/ch09_the_decoder": "decoder-layer",
+    "book/ch10_the_full_model": "encoder-decoder",
+    "book/ch13_bert": "bert-block",
+    "book/ch14_gpt": "gpt-block",
+}
+_SVG_URI = "data:image/svg+xml;base64,"
+
+
+def _diagram_images(page: Path) -> list[dict[str, str | None]]:
+    return [image for image in _parse(page).images if (image.get("src") or "").startswith(_SVG_URI)]
+
+
+def test_diagrams_are_inline_svg_with_alt_text(pages):
+    import base64
+
+    for name, diagram in DIAGRAMS.items():
+        html = pages[name].read_text(encoding="utf-8")
+        assert f'id="diagram-{diagram}"' in html, f"{name} does not show the {diagram} diagram"
+        assert "diagrams.show(" not in html, f"{name} shows the code that draws its diagram"
+        images = _diagram_images(pages[name])
+        assert images, name
+        for image in images:
+            assert len((image.get("alt") or "").strip()) > 100, f"{name}: a diagram without alt text"
+            svg = base64.b64decode(image["src"][len(_SVG_URI):]).decode("utf-8")
+            assert svg.startswith("<svg") and svg.rstrip().endswith("</svg>"), f"{name}: not an SVG"
+
+
+def test_diagrams_render_in_a_headless_browser(pages, tmp_path):
+    """Chromium decodes every diagram's SVG to an image of a sensible size."""
+    import html as html_module
+
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        pytest.skip("no Chromium; `make site-check` installs it with apt-get where it can")
+    images = [image for name in DIAGRAMS for image in _diagram_images(pages[name])]
+    assert len(images) >= len(DIAGRAMS)
+    tags = "\n".join(f'<img src="{image["src"]}" alt="{html_module.escape(image["alt"] or "")}">'
+                     for image in images)
+    probe = tmp_path / "diagrams.html"
+    probe.write_text(
+        f'<!DOCTYPE html><html><body><pre id="sizes">pending</pre>\n{tags}\n<script>'
+        "window.addEventListener('load', () => { document.getElementById('sizes').textContent = "
+        "'sizes:' + [...document.images].map(i => i.complete ? i.naturalWidth + 'x' + i.naturalHeight "
+        ": '0x0').join(','); });</script></body></html>",
+        encoding="utf-8",
+    )
+    with tempfile.TemporaryDirectory() as profile:
+        dom = subprocess.run(
+            [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+             "--disable-component-update", "--disable-sync", "--no-first-run",
+             f"--user-data-dir={profile}", "--virtual-time-budget=10000", "--dump-dom", probe.as_uri()],
+            capture_output=True, text=True, timeout=120, check=True,
+        ).stdout
+    found = re.search(r"sizes:([0-9x,]*)", dom)
+    assert found, "the page's load event did not fire"
+    sizes = [tuple(map(int, size.split("x"))) for size in found.group(1).split(",")]
+    assert len(sizes) == len(images)
+    assert all(width > 200 and height > 150 for width, height in sizes), sizes

@@ -50,6 +50,10 @@ def glue(name: str, value: Any, display: bool = False) -> Any:
     Uses ``myst_nb.glue`` when the book is being built; elsewhere (Jupyter, Colab) it only
     returns the value, so the chapter still runs without the book's toolchain. ``name`` must be a
     non-empty string (the key the prose refers to).
+
+    Because it returns the value, a cell whose last line is a ``glue(...)`` call would show that
+    value as its output (in Jupyter and on the page): end such a line with ``;``, as the chapters
+    do (tests/test_notebooks.py checks them).
     """
     if not isinstance(name, str):
         raise TypeError(f"glue name must be a string, got {type(name).__name__}")
