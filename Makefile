@@ -40,7 +40,7 @@ book: $(STAMP)
 # Unit tests plus nbval on every chapter (quick profile), on $(WORKERS) workers with one torch
 # thread each: two workers with two threads each would oversubscribe the two cores.
 test: $(STAMP)
-	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 BOOK_PROFILE=quick \
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 BOOK_PROFILE=quick BOOK_REQUIRE_DIAGRAMS=1 \
 	  $(PY) -m pytest -n $(WORKERS) --dist loadfile --nbval-lax --nbval-current-env \
 	  --nbval-cell-timeout=600 -q -rs --durations=15
 

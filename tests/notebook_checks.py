@@ -35,6 +35,17 @@ def _prose(markdown: str) -> str:
     return ROLE_OR_CODE.sub(lambda m: m.group("role") or "", CODE_BLOCK.sub("", markdown))
 
 
+def _without_comments(code: str) -> str:
+    """``code`` without its comments (``glue(...);  # note`` still ends in ``;``)."""
+    import io
+    import tokenize
+    try:
+        tokens = [t for t in tokenize.generate_tokens(io.StringIO(code).readline) if t.type != tokenize.COMMENT]
+        return tokenize.untokenize(tokens)
+    except (tokenize.TokenError, SyntaxError):
+        return code
+
+
 def _ends_in_glue(source: str) -> bool:
     """Whether the cell's last statement is a bare ``glue(...)`` call (its value is then displayed)."""
     code = "\n".join(line for line in source.splitlines() if not line.lstrip().startswith(("%", "!")))
@@ -44,7 +55,7 @@ def _ends_in_glue(source: str) -> bool:
         return False
     if not tree.body or not isinstance(tree.body[-1], ast.Expr):
         return False
-    if code.rstrip().endswith(";"):
+    if _without_comments(code).rstrip().endswith(";"):
         return False
     call = tree.body[-1].value
     if not isinstance(call, ast.Call):

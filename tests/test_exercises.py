@@ -22,6 +22,8 @@ BOOK = Path(__file__).resolve().parents[1] / "book"
 CHAPTERS = sorted(BOOK.glob("ch*.md"))
 
 SOLUTION_TAGS = {"remove-cell", "hide-input"}   # or no tag at all
+# nbval skips these cells or lets them fail: a solution there would never be checked.
+NOT_RUN_TAGS = {"nbval-skip", "skip-execution", "raises-exception", "nbval-raises-exception"}
 EXERCISE = re.compile(r"^\*\*(\d+)\.\s")
 FENCE = re.compile(r"^(`{3,})\{code-cell\}")
 
@@ -188,6 +190,7 @@ def problems_of(text: str) -> list[str]:
             solved = any(
                 tree is not None and name in _top_level_calls(tree)
                 and (not cell.tags or SOLUTION_TAGS & set(cell.tags))
+                and not NOT_RUN_TAGS & set(cell.tags)
                 for cell, tree in list(zip(exercise.cells, trees))[defined_at + 1:]
             )
             if not solved:

@@ -36,3 +36,11 @@ def test_bad_inputs_raise_clear_errors():
         loglog_slope([3, 3], [1, 2])
     with pytest.raises(TypeError, match="numbers"):
         loglog_slope([1, True], [1, 2])
+
+
+def test_numpy_and_torch_scalars_are_numbers():
+    import numpy as np
+    import torch
+    xs = [np.float32(1.0), np.int64(2), torch.tensor(4.0)]
+    ys = [np.float64(3.0), torch.tensor(12.0), 48]
+    assert abs(loglog_slope(xs, ys) - 2.0) < 1e-6

@@ -111,3 +111,19 @@ def test_package_inits_re_export_nothing(name):
              if isinstance(target, ast.Name)]
     assert all(isinstance(node, ast.Assign) for node in statements) and set(names) <= {"__version__"}, (
         f"{name} defines or imports {ast.unparse(statements[0]) if statements else ''!r}")
+
+
+def test_the_packages_own_rule_is_this_tests_rule_and_holds():
+    from transformer_book.common import layout
+
+    assert {folder: set(allowed) for folder, allowed in layout.MAY_IMPORT.items()} == MAY_IMPORT
+    assert layout.backward_imports() == []
+
+
+def test_the_packages_rule_catches_a_backward_import(monkeypatch):
+    from transformer_book.common import layout
+
+    real = layout.book_imports
+    monkeypatch.setattr(layout, "book_imports", lambda path: real(path) + (
+        ["transformer_book.gpt.model"] if str(path).endswith("masks.py") else []))
+    assert layout.backward_imports() == ["transformer_book.pieces.masks imports transformer_book.gpt.model"]

@@ -276,3 +276,9 @@ def test_built_notebook_reads_cleanly(notebook):
                     "folder of .ipynb files; `make site-check` checks the site's notebooks after `make book`")
     problems = notebook_problems(json.loads(notebook.read_text(encoding="utf-8")))
     assert not problems, f"{notebook}:\n" + "\n".join(problems[:30])
+
+
+def test_only_tqdm_lines_are_stripped_from_streams():
+    bars = "\r".join(PROGRESS_BAR) + "123it [00:01, 10.0it/s]\n"
+    readers = "throughput 1234.5 it/s\naccuracy 95%| 90%|\nepoch 1: loss 2.5\n"
+    assert clean_stream_text(bars + readers) == readers

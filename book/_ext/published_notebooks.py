@@ -63,7 +63,9 @@ _COMMENT = re.compile(r"^%( |$)")
 _EXPLICIT = re.compile(r"^(?P<text>.*?)\s*<(?P<target>[^<>]+)>$", re.S)
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
 # A tqdm line: "desc:  45%|####      | 45/100 [00:01<00:02, 30.1it/s]" and its variants.
-_PROGRESS_LINE = re.compile(r"\d+%\|.*\||\|\s*\d+/\d+\s*\[|\d[\d.]*\s*(?:it|s/it|[a-z]+)/s\]|\bit/s\b")
+# Only tqdm's own layout matches: a bar "NN%|...|" followed by "n/total [" or a counter "n unit [elapsed,"; a
+# line that merely mentions "it/s" or a percentage is the reader's output and stays.
+_PROGRESS_LINE = re.compile(r"\d+%\|[^|\n]*\|\s*[\d.]+[kMGT]?/(?:[\d.]+[kMGT]?|\?)\s*\[|\b\d+(?:it|[a-z]+) \[\d+:\d+(?::\d+)?, ")
 _IPROGRESS = re.compile(r"IProgress not found|from \.autonotebook import tqdm as notebook_tqdm")
 _OBJECT_REPR = re.compile(r"^<[\w.]+(?: object)?(?: at 0x[0-9a-fA-F]+)?>$")
 

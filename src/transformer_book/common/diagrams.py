@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import base64
 import html
+import os
+import warnings
 from dataclasses import dataclass
 
 INSTALL_DOT = (
@@ -479,14 +481,21 @@ class Diagram:
     """A rendered diagram: a ``<figure>`` with the SVG and its alt text in Jupyter and the book, and
     a description as plain text."""
 
-    def __init__(self, name: str, svg: str, alt: str, caption: str) -> None:
+    def __init__(self, name: str, svg: str | None, alt: str, caption: str) -> None:
         self.name, self.svg, self.alt, self.caption = name, svg, alt, caption
 
     @property
     def data_uri(self) -> str:
+        """The SVG as a ``data:`` URI, for an ``<img src=...>``."""
+        if self.svg is None:
+            raise ValueError(f"diagram {self.name!r} was not drawn: Graphviz's dot is missing")
         return "data:image/svg+xml;base64," + base64.b64encode(self.svg.encode("utf-8")).decode("ascii")
 
     def _repr_html_(self) -> str:
+        if self.svg is None:   # no Graphviz here: the description stands in for the picture
+            return (f'<figure class="book-diagram"><pre style="white-space: pre-wrap;">{html.escape(self.alt)}</pre>'
+                    f"<figcaption>{html.escape(self.caption)} (not drawn: {html.escape(INSTALL_DOT)})</figcaption>"
+                    "</figure>")
         return (
             f'<figure class="book-diagram" id="diagram-{self.name.replace("_", "-")}" '
             'style="margin: 1em auto; text-align: center;">'
@@ -503,6 +512,17 @@ class Diagram:
 
 
 def show(name: str) -> Diagram:
-    """Diagram ``name`` (see ``names()``), ready to display as a cell's result."""
+    """Diagram ``name`` (see ``names()``), ready to display as a cell's result.
+
+    Without Graphviz a reader's notebook still runs: ``show`` warns, saying how to install it, and
+    the diagram shows its description instead of the picture. Where ``BOOK_REQUIRE_DIAGRAMS`` is set
+    (the book's build and its tests) a missing Graphviz raises ``GraphvizNotFoundError``."""
     spec = _spec(name)
-    return Diagram(spec.name, render_svg(name), spec.alt, spec.caption)
+    try:
+        svg = render_svg(name)
+    except GraphvizNotFoundError as error:
+        if os.environ.get("BOOK_REQUIRE_DIAGRAMS"):
+            raise
+        warnings.warn(f"diagram {name!r} is shown as text: {error}", stacklevel=2)
+        svg = None
+    return Diagram(spec.name, svg, spec.alt, spec.caption)

@@ -8,6 +8,7 @@ Chapter 1 reads the growth of measured run times this way.
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Sequence
 
 
@@ -18,16 +19,18 @@ def loglog_slope(xs: Sequence[float], ys: Sequence[float]) -> float:
     points, exactly ``log(y2 / y1) / log(x2 / x1)``. ``xs`` and ``ys`` must have the same length,
     at least 2, hold only positive finite numbers, and ``xs`` must not all be equal.
     """
-    xs, ys = list(xs), list(ys)
+    xs, ys = list(xs), list(ys)   # NumPy and torch scalars are numbers.Real too (0-d tensors via .item())
+    xs = [x.item() if hasattr(x, "item") and getattr(x, "ndim", None) == 0 else x for x in xs]
+    ys = [y.item() if hasattr(y, "item") and getattr(y, "ndim", None) == 0 else y for y in ys]
     if len(xs) != len(ys):
         raise ValueError(f"xs and ys must have the same length, got {len(xs)} and {len(ys)}")
     if len(xs) < 2:
         raise ValueError(f"a slope needs at least 2 points, got {len(xs)}")
     for name, values in (("xs", xs), ("ys", ys)):
         for value in values:
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
                 raise TypeError(f"{name} must hold numbers, got {type(value).__name__}")
-            if not (math.isfinite(value) and value > 0):
+            if not (math.isfinite(float(value)) and value > 0):
                 raise ValueError(f"{name} must hold positive finite numbers (their logarithms are taken), got {value}")
     log_x = [math.log(x) for x in xs]
     log_y = [math.log(y) for y in ys]

@@ -203,9 +203,9 @@ def default_cache_dir() -> Path:
     without the repository)."""
     if os.environ.get("BOOK_CACHE"):
         return Path(os.environ["BOOK_CACHE"]) / "translator"
-    root = Path(__file__).resolve().parents[2]
-    if not (root / "pyproject.toml").exists():
-        root = Path.cwd()
+    here = Path(__file__).resolve()
+    root = next((folder for folder in here.parents if (folder / "pyproject.toml").exists()
+                 and (folder / "src" / "transformer_book").is_dir()), Path.cwd())
     return root / "_build" / "cache" / "translator"
 
 
