@@ -9,14 +9,34 @@ import ast
 import json
 import re
 from pathlib import Path
+from typing import Any, Mapping
 
 # A MyST role left raw, e.g. {glue:text}`name:.2f`, {doc}`ch04`, {numref}`fig-x`.
 RAW_ROLE = re.compile(r"\{[A-Za-z][\w:.+-]*\}`")
 # A MyST directive fence (``:::{admonition}``, ```` ```{note} ````), a target ``(label)=``.
 RAW_DIRECTIVE = re.compile(r"^ {0,3}(?::{3,}|`{3,}|~{3,})\s*\{[^}]+\}", re.M)
 RAW_TARGET = re.compile(r"^\([^()\s]+\)=\s*$", re.M)
+# The book's configuration, whose mathjax3_config defines the site's MathJax macros.
+CONFIG = Path(__file__).resolve().parents[1] / "_config.yml"
+
+
+def site_only_macros(config: Path | Mapping[str, Any] = CONFIG) -> re.Pattern:
+    """A pattern for the macros that only the site's MathJax defines: ``mathjax3_config``'s ``tex.macros``
+    in the book's ``_config.yml`` (or in ``config``, the loaded file). It matches nothing if there are none."""
+    if not isinstance(config, Mapping):
+        import yaml
+
+        config = yaml.safe_load(Path(config).read_text(encoding="utf-8")) or {}
+    sphinx_config = (config.get("sphinx") or {}).get("config") or {}
+    macros = ((sphinx_config.get("mathjax3_config") or {}).get("tex") or {}).get("macros") or {}
+    if not macros:
+        return re.compile(r"(?!)")
+    names = "|".join(sorted(map(re.escape, macros), key=len, reverse=True))
+    return re.compile(rf"\\(?:{names})(?![A-Za-z])")
+
+
 # Macros defined only in the site's MathJax configuration.
-SITE_ONLY_MACROS = re.compile(r"\\softmax(?![A-Za-z])")
+SITE_ONLY_MACROS = site_only_macros()
 # Scanned left to right, a role's backticks belong to the role, not to a code span.
 ROLE_OR_CODE = re.compile(r"(?P<role>\{[A-Za-z][\w:.+-]*\}(`+).+?\2)|(`+).+?\3", re.S)
 CODE_BLOCK = re.compile(r"^ {0,3}(`{3,}|~{3,})(?!\s*\{)[^\n]*\n.*?^ {0,3}\1\s*$", re.S | re.M)

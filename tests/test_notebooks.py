@@ -282,3 +282,148 @@ def test_only_tqdm_lines_are_stripped_from_streams():
     bars = "\r".join(PROGRESS_BAR) + "123it [00:01, 10.0it/s]\n"
     readers = "throughput 1234.5 it/s\naccuracy 95%| 90%|\nepoch 1: loss 2.5\n"
     assert clean_stream_text(bars + readers) == readers
+
+
+# ---- review fixes: math, admonition labels, idempotence, {eq}, glue blocks, the environment
+
+MACROS = {"softmax": r"\operatorname{softmax}"}
+
+
+def clean_markdown(text: str, **kwargs) -> tuple[str, list[str]]:
+    notebook = json.loads(nbformat.writes(v4.new_notebook(cells=[v4.new_markdown_cell(text)])))
+    cleaned_notebook, problems = clean_notebook(notebook, macros=MACROS, **kwargs)
+    return cleaned_notebook["cells"][0]["source"].strip("\n"), problems
+
+
+def test_math_roles_and_glued_math_get_the_macros_expanded():
+    glue = {"attn": {"data": {"text/latex": r"$\softmax(QK^\top)$", "text/plain": "<Math>"}}}
+    text, problems = clean_markdown(r"{math}`\softmax(x)` and {glue:math}`attn`", glue=glue)
+    assert problems == []
+    assert text == r"$\operatorname{softmax}(x)$ and $\operatorname{softmax}(QK^\top)$"
+    block, problems = clean_markdown(":::{glue:math} attn\n:::\n", glue=glue)
+    assert problems == [] and block == "$$\n\\operatorname{softmax}(QK^\\top)\n$$"
+
+
+def test_site_only_macros_come_from_the_config():
+    from notebook_checks import SITE_ONLY_MACROS, site_only_macros
+
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    macros = config["sphinx"]["config"]["mathjax3_config"]["tex"]["macros"]
+    assert macros and all(SITE_ONLY_MACROS.search(f"$\\{name}(x)$") for name in macros)
+    custom = site_only_macros({"sphinx": {"config": {"mathjax3_config": {"tex": {"macros": {"R": r"\mathbb{R}"}}}}}})
+    assert custom.search(r"$x \in \R$") and not custom.search(r"$\Rightarrow$ \softmax")
+    assert not site_only_macros({}).search(r"\softmax")
+    problems = notebook_problems({"cells": [{"cell_type": "markdown", "metadata": {}, "source": r"$\R^n$"}]})
+    assert problems == []  # \R is not one of the book's macros
+
+
+@pytest.mark.parametrize("name, label", [("note", "Note"), ("warning", "Warning"), ("tip", "Tip"),
+                                         ("important", "Important"), ("seealso", "See also")])
+def test_admonitions_without_a_title_keep_their_label(name, label):
+    text, problems = clean_markdown(f":::{{{name}}} Some text\nand more.\n:::\n")
+    assert problems == []
+    assert text == f"> **{label}**\n>\n> Some text\n> and more."
+    text, _ = clean_markdown(f":::{{{name}}} Hidden\n:class: dropdown\nbody\n:::\n")
+    assert text == f"<details>\n<summary>{label}</summary>\n\nHidden\nbody\n\n</details>"
+
+
+def test_titled_directives_keep_their_title():
+    assert clean_markdown(":::{admonition} Why\nBecause.\n:::\n")[0] == "> **Why**\n>\n> Because."
+    assert clean_markdown(":::{topic} Aside\nText.\n:::\n")[0] == "> **Aside**\n>\n> Text."
+
+
+def test_cleaning_is_idempotent():
+    once, _ = cleaned()
+    twice, problems = clean_notebook(json.loads(json.dumps(once)), glue=GLUE, resolve=resolve, macros=MACROS)
+    assert problems == []
+    assert twice == once
+    assert sum(cell["metadata"].get("published_notebooks") == "figure caption" for cell in twice["cells"]) == 1
+
+
+def fake_app(equations: dict, *, numfig: bool = False):
+    """Just enough of a Sphinx application for published_notebooks._resolver."""
+    from types import SimpleNamespace
+
+    domains = {
+        "std": SimpleNamespace(labels={}, anonlabels={}),
+        "math": SimpleNamespace(equations=equations),
+    }
+    env = SimpleNamespace(get_domain=domains.__getitem__, titles={},
+                          toc_fignumbers={"ch04": {"displaymath": {"equation-eq-attention": (4, 2)}}})
+    config = SimpleNamespace(html_baseurl="https://site/book/", numfig=numfig, math_numfig=True,
+                             math_numsep=".", math_eqref_format=None, numfig_format={})
+    builder = SimpleNamespace(get_target_uri=lambda docname: f"{docname}.html")
+    return SimpleNamespace(env=env, config=config, builder=builder)
+
+
+def test_equation_references_resolve_from_the_math_domain():
+    pytest.importorskip("sphinx")
+    from published_notebooks import _resolver
+
+    app = fake_app({"eq-attention": ("ch04", 3)})
+    text, problems = clean_markdown("By {eq}`eq-attention` and {eq}`eq-missing`.", resolve=_resolver(app, "ch05"))
+    assert text == "By [(3)](https://site/book/ch04.html#equation-eq-attention) and eq-missing."
+    assert problems == ["unresolved {eq}`eq-missing`"]
+    assert _resolver(app, "ch04")("eq", "eq-attention", None) == Reference("(3)")  # on its own page: no link
+    numbered = _resolver(fake_app({"eq-attention": ("ch04", 3)}, numfig=True), "ch05")
+    assert numbered("eq", "eq-attention", None).text == "(4.2)"
+
+
+def test_glue_blocks_are_rendered_or_reported():
+    glue = {
+        "summary": {"data": {"text/markdown": "**bold** summary", "text/plain": "<IPython.core.display.Markdown object>"}},
+        "count": {"data": {"text/plain": "42"}},
+        "plot": {"data": {"image/png": "iVBORw0KGgo=", "text/plain": "<Figure size 640x480 with 1 Axes>"}},
+    }
+    figures = {("numref", "fig-summary"): Reference("Fig. 3.1")}
+    text, problems = clean_markdown(
+        ":::{glue:any} summary\n:::\n\n:::{glue} count\n:::\n\n"
+        ":::{glue:figure} summary\n:name: fig-summary\n\nThe summary.\n:::\n",
+        glue=glue, resolve=lambda role, target, shown: figures.get((role, target)))
+    assert problems == []
+    assert text == "**bold** summary\n\n```\n42\n```\n\n**bold** summary\n\n**Fig. 3.1.** The summary."
+    text, problems = clean_markdown(":::{glue:figure} plot\n\nA plot.\n:::\n\n:::{glue:math} count\n:::\n\n"
+                                    ":::{glue} nothing\n:::\n", glue=glue)
+    assert len(problems) == 3, problems
+    assert "'plot'" in problems[0] and "image/png" in problems[0]
+    assert "text/latex" in problems[1] and "'nothing'" in problems[2]
+    assert "*A plot.*" in text
+
+
+def test_the_execution_env_is_restored_when_the_build_ends(monkeypatch):
+    from types import SimpleNamespace
+
+    from published_notebooks import _restore_execution_env, _set_execution_env
+
+    monkeypatch.setenv("PYTHONWARNINGS", "ignore::FutureWarning")
+    monkeypatch.delenv("TQDM_DISABLE", raising=False)
+    app = SimpleNamespace()
+    config = SimpleNamespace(notebook_execution_env={"TQDM_DISABLE": "1", "PYTHONWARNINGS": "ignore:IProgress"})
+    _set_execution_env(app, config)
+    assert os.environ["TQDM_DISABLE"] == "1"
+    assert os.environ["PYTHONWARNINGS"] == "ignore::FutureWarning,ignore:IProgress"
+    _restore_execution_env(app, None)
+    assert "TQDM_DISABLE" not in os.environ
+    assert os.environ["PYTHONWARNINGS"] == "ignore::FutureWarning"
+
+
+@pytest.mark.parametrize("text, fmt", [
+    ("0.123456", ".3f"), ("1200", ",d"), ("'quick'", "s"), ("'quick'", ""), ("0.5", ".1%"), ("3", "d"),
+    ("not python", "s"), ("[1, 2]", ""), ("2.5e-05", ".2e"), ("12", "x"), ("1.5", "g"),
+])
+def test_the_fallback_format_plain_text_agrees_with_myst_nb(text, fmt):
+    myst = pytest.importorskip("myst_nb.core.variables")
+    from published_notebooks import _format_plain_text_fallback
+
+    assert _format_plain_text_fallback(text, fmt) == myst.format_plain_text(text, fmt)
+
+
+def test_the_fallback_format_plain_text_raises_as_myst_nb_does():
+    myst = pytest.importorskip("myst_nb.core.variables")
+    from published_notebooks import _format_plain_text_fallback
+
+    for text, fmt in (("'quick'", ".2f"), ("'many'", "d")):
+        with pytest.raises(ValueError):
+            myst.format_plain_text(text, fmt)
+        with pytest.raises(ValueError):
+            _format_plain_text_fallback(text, fmt)

@@ -8,19 +8,22 @@ Colab show as literal text. After that copy, this extension rewrites the file:
 
 - glue roles become the formatted values from the executed notebook's glue data
   (``_build/jupyter_execute/<page>.glue.json``, the same values the page shows);
-- ``{doc}``, ``{ref}`` and ``{numref}`` become the text the page shows ("Fig. 4.1", a chapter's title),
-  linked to the page on the website when ``html_baseurl`` is set; other roles become their text;
+- ``{glue}``, ``{glue:any}``, ``{glue:figure}`` and ``{glue:math}`` blocks become the glued Markdown,
+  LaTeX or text (a glued image cannot be shown in a Markdown cell: it is reported);
+- ``{doc}``, ``{ref}``, ``{numref}`` and ``{eq}`` become the text the page shows ("Fig. 4.1", a chapter's
+  title, "(3)"), linked to the page on the website when ``html_baseurl`` is set; other roles become their text;
 - ``:::{admonition}`` blocks become ``<details>`` (dropdowns) or block quotes; ``(label)=`` targets
   and MyST comments are dropped;
 - a figure cell (``mystnb: figure:`` metadata) gets its numbered caption as a Markdown cell below it;
-- the MathJax macros of ``mathjax3_config`` (for example ``\\softmax``) are expanded, since Jupyter does
-  not know them;
+- the MathJax macros of ``mathjax3_config`` (for example ``\\softmax``) are expanded, in ``$...$`` and in
+  ``{math}`` roles and glued math, since Jupyter does not know them;
 - progress bars, ANSI escapes and tqdm's "IProgress not found" warning are removed from the outputs,
   and ``<IPython.core.display.Markdown object>``-style text reprs of rich outputs are replaced by text.
 
 It also sets the environment variables of ``notebook_execution_env`` (``_config.yml``) before the
 chapters execute, so the kernels draw no progress bars at all (``TQDM_DISABLE=1``). Readers who run a
-chapter themselves do not have them set, and see progress as usual.
+chapter themselves do not have them set, and see progress as usual. The Sphinx process gets its own
+values back when the build ends.
 
 :func:`clean_notebook` does the rewriting on a notebook given as a plain dict; it needs no Sphinx, so
 the tests (``tests/test_notebooks.py``) call it on small synthetic notebooks.
@@ -35,7 +38,11 @@ import re
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
+
+if TYPE_CHECKING:
+    from sphinx.application import Sphinx
+    from sphinx.config import Config
 
 # --------------------------------------------------------------------------------------------
 # The rewriting itself (no Sphinx needed)
@@ -73,32 +80,53 @@ _ADMONITIONS = {
     "admonition", "attention", "caution", "danger", "error", "hint", "important", "note",
     "seealso", "tip", "warning", "dropdown", "margin", "sidebar", "topic",
 }
+# The directives whose argument is their title; for the others (note, warning, ...) the argument is
+# the first line of the content, and the title is the directive's label.
+_TITLED = {"admonition", "dropdown", "margin", "sidebar", "topic"}
+_LABELS = {"seealso": "See also"}
+_GLUE_DIRECTIVES = {"glue", "glue:any", "glue:figure", "glue:math"}
+_CAPTION_MARK = "figure caption"  # metadata["published_notebooks"] of the caption cells this adds
 
 
 def _text(value: Any) -> str:
     return "".join(value) if isinstance(value, list) else (value or "")
 
 
+def _format_plain_text_fallback(text: str, fmt_spec: str) -> str:
+    """myst_nb's ``format_plain_text``, for environments without the book's toolchain (the tests
+    check that the two agree where myst_nb is installed)."""
+    try:
+        value: Any = ast.literal_eval(text)
+    except (SyntaxError, ValueError):
+        value = text
+    if fmt_spec == "":
+        return str(value)
+    kind = fmt_spec[-1]
+    if kind == "s":
+        value = str(value)
+    elif kind in "bcdoxX":
+        value = int(value)
+    elif kind in "eEfFgGn%":
+        value = float(value)
+    return format(value, fmt_spec)
+
+
 def format_plain_text(text: str, fmt_spec: str) -> str:
     """Format glued ``text/plain`` as ``{glue:text}`` does on the page (myst_nb's own function)."""
     try:
         from myst_nb.core.variables import format_plain_text as myst_format
-    except ImportError:  # the same logic, for environments without the book's toolchain
-        try:
-            value: Any = ast.literal_eval(text)
-        except (SyntaxError, ValueError):
-            value = text
-        if fmt_spec == "":
-            return str(value)
-        kind = fmt_spec[-1]
-        if kind == "s":
-            value = str(value)
-        elif kind in "bcdoxX":
-            value = int(value)
-        elif kind in "eEfFgGn%":
-            value = float(value)
-        return format(value, fmt_spec)
+    except ImportError:
+        return _format_plain_text_fallback(text, fmt_spec)
     return myst_format(text, fmt_spec)
+
+
+def strip_latex_delimiters(latex: str) -> str:
+    r"""LaTeX without the ``$…$``, ``$$…$$``, ``\(…\)`` or ``\[…\]`` around it (as myst_nb strips them)."""
+    latex = latex.strip()
+    for start, end in (("\\(", "\\)"), ("\\[", "\\]"), ("$$", "$$"), ("$", "$")):
+        if len(latex) >= len(start) + len(end) and latex.startswith(start) and latex.endswith(end):
+            return latex[len(start):-len(end)].strip()
+    return latex
 
 
 class _Rewriter:
@@ -108,10 +136,19 @@ class _Rewriter:
         self.macros = dict(macros)
         self.problems: list[str] = []
         pattern = [_ROLE, _CODE_SPAN]
+        self.macro: re.Pattern | None = None
         if self.macros:
             names = "|".join(sorted(map(re.escape, self.macros), key=len, reverse=True))
-            pattern.append(rf"\\(?P<macro>{names})(?![A-Za-z])")
+            macro = rf"\\(?P<macro>{names})(?![A-Za-z])"
+            pattern.append(macro)
+            self.macro = re.compile(macro)
         self.inline = re.compile("|".join(pattern), re.S)
+
+    def expand_macros(self, latex: str) -> str:
+        """``latex`` with the site's MathJax macros replaced by their definitions."""
+        if self.macro is None:
+            return latex
+        return self.macro.sub(lambda match: self.macros[match.group("macro")], latex)
 
     # ---- inline text
     def inline_text(self, text: str) -> str:
@@ -136,7 +173,7 @@ class _Rewriter:
                 ref = Reference(text or target)
             return f"[{ref.text}]({ref.url})" if ref.url else ref.text
         if role == "math":
-            return f"${content}$"
+            return f"${self.expand_macros(content)}$"
         if role in ("sub", "sup"):
             return f"<{role}>{content}</{role}>"
         if role in ("code", "kbd", "file", "samp", "command", "program"):
@@ -162,8 +199,11 @@ class _Rewriter:
                 return format_plain_text(plain, "s" if fmt is None else fmt)
             if kind in ("md", "any") and "text/markdown" in data:
                 return _text(data["text/markdown"]).strip()
-            if kind == "math" and "text/latex" in data:
-                return _text(data["text/latex"]).strip()
+            if kind == "math":
+                if "text/latex" not in data:
+                    self.problems.append(f"no text/latex in glued value {key!r} for {{{role}}}`{content}`")
+                    return format_plain_text(plain, "")
+                return f"${self.expand_macros(strip_latex_delimiters(_text(data['text/latex'])))}$"
             return format_plain_text(plain, "")
         except (TypeError, ValueError) as error:
             self.problems.append(f"cannot format glued value {key!r} with {fmt!r}: {error}")
@@ -205,11 +245,16 @@ class _Rewriter:
 
     def directive(self, name: str, argument: str, body: list[str]) -> str:
         options, body = _split_options(body)
+        if name in _ADMONITIONS and name not in _TITLED and argument.strip():
+            # ":::{note} Some text": the argument is the first line of the note, as in MyST.
+            body, argument = [argument.strip(), *body], ""
         content = self.markdown("\n".join(body)).strip("\n")
         title = self.inline_text(argument.strip())
         if name in ("math",):
             return f"$$\n{content}\n$$"
-        if name in ("tableofcontents", "toctree", "glue:figure", "glue:math", "glue:any", "glue"):
+        if name in _GLUE_DIRECTIVES:
+            return self.glue_directive(name, argument.strip(), options, content)
+        if name in ("tableofcontents", "toctree"):
             return ""
         if name in ("code", "code-block", "sourcecode"):
             return f"```{argument.strip()}\n" + "\n".join(body) + "\n```"
@@ -217,7 +262,7 @@ class _Rewriter:
             alt = options.get("alt", "")
             return (f"![{alt}]({argument.strip()})\n\n*{content}*" if content else f"![{alt}]({argument.strip()})")
         if name in _ADMONITIONS:
-            title = title or name.capitalize()
+            title = title or _LABELS.get(name, name.capitalize())
             dropdown = name == "dropdown" or "dropdown" in options.get("class", "").split()
             if dropdown:
                 return f"<details>\n<summary>{title}</summary>\n\n{content}\n\n</details>"
@@ -225,6 +270,47 @@ class _Rewriter:
             return f"> **{title}**\n>\n{quoted}"
         self.problems.append(f"directive {{{name}}} shown as plain Markdown")
         return (f"**{title}**\n\n{content}" if title else content)
+
+    def glue_directive(self, name: str, key: str, options: Mapping[str, str], caption: str) -> str:
+        """A ``{glue}``, ``{glue:any}``, ``{glue:figure}`` or ``{glue:math}`` block as Markdown."""
+        document, _, short = key.rpartition("::")
+        output = self.glue(options.get("doc") or document or None, short)
+        if output is None:
+            self.problems.append(f"no glued value {key!r} for {{{name}}}")
+            return f"`{key}`"
+        data = output.get("data", {})
+        if name == "glue:math":
+            if "text/latex" not in data:
+                self.problems.append(f"no text/latex in glued value {key!r} for {{{name}}}")
+                return f"`{key}`"
+            return f"$$\n{self.expand_macros(strip_latex_delimiters(_text(data['text/latex'])))}\n$$"
+        shown = self.glued_output(key, name, data)
+        if name != "glue:figure" or not caption:
+            return shown
+        number = None
+        if options.get("name"):
+            ref = self.resolve("numref", options["name"], None)
+            number = ref.text if ref else None
+        caption = f"**{number}.** {caption}" if number else f"*{caption}*"
+        return f"{shown}\n\n{caption}" if shown else caption
+
+    def glued_output(self, key: str, name: str, data: Mapping[str, Any]) -> str:
+        """A glued output as Markdown: its Markdown, LaTeX or plain text ("" and a problem if none fits)."""
+        if "text/markdown" in data:
+            return _text(data["text/markdown"]).strip()
+        if "text/latex" in data:
+            return f"$$\n{self.expand_macros(strip_latex_delimiters(_text(data['text/latex'])))}\n$$"
+        plain = _text(data.get("text/plain")).strip()
+        if plain and not _is_repr(plain):
+            return f"```\n{plain}\n```"
+        mimes = ", ".join(sorted(set(data) - {"text/plain"})) or "no data"
+        self.problems.append(f"glued value {key!r} for {{{name}}} ({mimes}) cannot be shown in a Markdown cell")
+        return ""
+
+
+def _is_repr(plain: str) -> bool:
+    """Whether ``text/plain`` is only the repr of a rich output (``<Figure size 640x480 with 1 Axes>``)."""
+    return bool(_OBJECT_REPR.match(plain) or re.match(r"^<[^<>\n]+>$", plain))
 
 
 def _closing_fence(lines: list[str], start: int, opening: str) -> int:
@@ -267,7 +353,7 @@ class _TableText(HTMLParser):
         self.cell: list[str] | None = None
         self.skip = 0
 
-    def handle_starttag(self, tag, attrs):
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in ("style", "script"):
             self.skip += 1
         elif tag == "tr":
@@ -275,19 +361,21 @@ class _TableText(HTMLParser):
         elif tag in ("td", "th") and self.rows:
             self.cell = []
 
-    def handle_endtag(self, tag):
+    def handle_endtag(self, tag: str) -> None:
         if tag in ("style", "script"):
             self.skip -= 1
         elif tag in ("td", "th") and self.cell is not None:
             self.rows[-1].append(" ".join("".join(self.cell).split()))
             self.cell = None
 
-    def handle_data(self, data):
+    def handle_data(self, data: str) -> None:
         if self.cell is not None and not self.skip:
             self.cell.append(data)
 
 
 def html_table_as_text(html: str) -> str | None:
+    """The first HTML table in ``html`` as aligned plain text (columns separated by two spaces), or None
+    if there is no table: the ``text/plain`` of a pandas Styler, whose own is only its repr."""
     parser = _TableText()
     parser.feed(html)
     rows = [row for row in parser.rows if row]
@@ -341,6 +429,15 @@ def _cell_id(seed: str) -> str:
     return "caption-" + hashlib.sha1(seed.encode()).hexdigest()[:12]
 
 
+def _figure(cell: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The ``mystnb: figure:`` metadata of a cell ({} if none)."""
+    return (cell.get("metadata", {}).get("mystnb") or {}).get("figure") or {}
+
+
+def _is_caption_cell(cell: Mapping[str, Any]) -> bool:
+    return cell.get("cell_type") == "markdown" and cell.get("metadata", {}).get("published_notebooks") == _CAPTION_MARK
+
+
 def clean_notebook(
     notebook: dict,
     *,
@@ -353,7 +450,7 @@ def clean_notebook(
     ``glue`` gives the glued outputs (a dict from key to output, or a function of document and key),
     ``resolve`` the text and link of a cross-reference, ``macros`` the MathJax macros to expand
     (name without backslash -> replacement). Returns the new notebook and a list of problems
-    (values or targets that could not be filled in).
+    (values or targets that could not be filled in). Cleaning a cleaned notebook changes nothing.
     """
     if glue is None:
         glue = {}
@@ -362,7 +459,10 @@ def clean_notebook(
         glue = lambda document, key: values.get(key) if document is None else None  # noqa: E731
     rewriter = _Rewriter(glue, resolve or (lambda role, target, text: None), macros or {})
     cells = []
-    for cell in notebook.get("cells", []):
+    source = notebook.get("cells", [])
+    for index, cell in enumerate(source):
+        if _is_caption_cell(cell) and index and _figure(source[index - 1]).get("caption"):
+            continue  # added by an earlier cleaning: the figure's caption cell is made again below
         cell = dict(cell)
         if cell.get("cell_type") == "markdown":
             cell["source"] = rewriter.markdown(_text(cell.get("source")))
@@ -370,7 +470,7 @@ def clean_notebook(
         if cell.get("cell_type") != "code":
             continue
         cell["outputs"] = _clean_outputs(cell.get("outputs", []))
-        figure = (cell.get("metadata", {}).get("mystnb") or {}).get("figure") or {}
+        figure = _figure(cell)
         caption = figure.get("caption")
         if caption:
             number = None
@@ -380,7 +480,7 @@ def clean_notebook(
             text = rewriter.inline_text(str(caption).strip())
             caption_cell = {
                 "cell_type": "markdown",
-                "metadata": {"published_notebooks": "figure caption"},
+                "metadata": {"published_notebooks": _CAPTION_MARK},
                 "source": f"**{number}.** {text}" if number else f"*{text}*",
             }
             if "id" in cell:
@@ -393,13 +493,16 @@ def clean_notebook(
 # Sphinx
 
 
-def _site_url(app) -> str | None:
+def _site_url(app: Sphinx) -> str | None:
     base = (app.config.html_baseurl or "").strip()
     return base.rstrip("/") + "/" if base else None
 
 
-def _resolver(app, pagename: str) -> Resolver:
+def _resolver(app: Sphinx, pagename: str) -> Resolver:
+    """What the page shows for a cross-reference: from the std domain's labels, the math domain's
+    equations ({eq}), the documents' titles ({doc}) and the figure numbers ({numref})."""
     from sphinx.util import docname_join
+    from docutils.nodes import make_id
 
     env = app.env
     std = env.get_domain("std")
@@ -410,7 +513,29 @@ def _resolver(app, pagename: str) -> Resolver:
             return None
         return base + app.builder.get_target_uri(docname) + (f"#{anchor}" if anchor else "")
 
+    def equation(target: str, text: str | None) -> Reference | None:
+        found = env.get_domain("math").equations.get(target)
+        if found is None:
+            return None
+        docname, number = found
+        node_id = make_id(f"equation-{target}")
+        config = app.config
+        if config.math_numfig and config.numfig:  # as sphinx.domains.math.MathDomain.resolve_xref
+            numbers = env.toc_fignumbers.get(docname, {}).get("displaymath", {}).get(node_id, ())
+            eqno = ".".join(map(str, numbers))
+            eqno = config.math_numsep.join(eqno.rsplit(".", 1))
+        else:
+            eqno = str(number)
+        try:
+            shown = (config.math_eqref_format or "({number})").format(number=eqno)
+        except KeyError:
+            shown = f"({number})"
+        # An equation of this notebook is right there: no link.
+        return Reference(text or shown, None if docname == pagename else url(docname, node_id))
+
     def resolve(role: str, target: str, text: str | None) -> Reference | None:
+        if role == "eq":
+            return equation(target, text)
         if role == "doc":
             docname = docname_join(pagename, target.removesuffix(".md").removesuffix(".ipynb"))
             docname = docname.lstrip("/")
@@ -430,19 +555,22 @@ def _resolver(app, pagename: str) -> Resolver:
                     # A figure of this notebook is right there, with its caption: no link.
                     return Reference(shown, None if docname == pagename else url(docname, labelid))
             return None
-        if role in ("ref", "any", "eq", "term"):
+        if role in ("ref", "any", "term"):
             if label in std.labels:
                 docname, labelid, title = std.labels[label]
                 return Reference(text or title, url(docname, labelid))
             if label in std.anonlabels and text:
                 docname, labelid = std.anonlabels[label]
                 return Reference(text, url(docname, labelid))
+        if role == "any":
+            return equation(target, text)
         return None
 
     return resolve
 
 
-def _glue_lookup(app, pagename: str) -> GlueLookup:
+def _glue_lookup(app: Sphinx, pagename: str) -> GlueLookup:
+    """The glued outputs of the executed notebooks (``_build/jupyter_execute/<doc>.glue.json``)."""
     from sphinx.util import docname_join
 
     folder = Path(app.outdir).parent / "jupyter_execute"
@@ -454,7 +582,7 @@ def _glue_lookup(app, pagename: str) -> GlueLookup:
             cache[docname] = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
         return cache[docname]
 
-    def lookup(document: str | None, key: str):
+    def lookup(document: str | None, key: str) -> Mapping[str, Any] | None:
         docname = pagename
         if document:
             docname = docname_join(pagename, document.removesuffix(".md").removesuffix(".ipynb"))
@@ -463,13 +591,15 @@ def _glue_lookup(app, pagename: str) -> GlueLookup:
     return lookup
 
 
-def _macros(app) -> dict[str, str]:
+def _macros(app: Sphinx) -> dict[str, str]:
+    """The string macros of ``mathjax3_config`` (those with arguments are left alone)."""
     config = getattr(app.config, "mathjax3_config", None) or {}
     macros = (config.get("tex") or {}).get("macros") or {}
     return {name: value for name, value in macros.items() if isinstance(value, str)}
 
 
-def _clean_published_notebook(app, pagename, templatename, context, doctree) -> None:
+def _clean_published_notebook(app: Sphinx, pagename: str, templatename: str, context: dict, doctree: Any) -> None:
+    """Rewrite the page's notebook in ``_sources``, and warn about what could not be filled in."""
     if not context.get("ipynb_source"):
         return
     path = Path(app.outdir) / "_sources" / context["ipynb_source"]
@@ -488,18 +618,36 @@ def _clean_published_notebook(app, pagename, templatename, context, doctree) -> 
                        location=pagename, type="published_notebooks", subtype="unresolved")
 
 
-def _set_execution_env(app, config) -> None:
+# id(app) -> the values that _set_execution_env replaced (None: unset), restored when the build ends.
+_SAVED_ENV: dict[int, dict[str, str | None]] = {}
+
+
+def _set_execution_env(app: Sphinx, config: Config) -> None:
+    """Set ``notebook_execution_env`` for the kernels that execute the chapters (they inherit it)."""
+    saved = _SAVED_ENV.setdefault(id(app), {})
     for name, value in (config.notebook_execution_env or {}).items():
+        saved.setdefault(name, os.environ.get(name))
         value = str(value)
         if name == "PYTHONWARNINGS" and os.environ.get(name):
             value = f"{os.environ[name]},{value}"
         os.environ[name] = value
 
 
-def setup(app):
+def _restore_execution_env(app: Sphinx, exception: BaseException | None) -> None:
+    """Give the Sphinx process back its own environment: the kernels have run by the end of the build."""
+    for name, value in _SAVED_ENV.pop(id(app), {}).items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
+def setup(app: Sphinx) -> dict[str, Any]:
+    """Register the extension: the ``notebook_execution_env`` setting and the rewriting of the notebooks."""
     # Environment variables for the kernels that execute the chapters during the build.
     app.add_config_value("notebook_execution_env", {}, "env")
     app.connect("config-inited", _set_execution_env)
+    app.connect("build-finished", _restore_execution_env)
     # After sphinx-book-theme has copied the executed notebook to _sources (priority 501).
     app.connect("html-page-context", _clean_published_notebook, priority=950)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
