@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from tokenizers import Tokenizer
 
-from transformer_book.bert.model import BertForSequenceClassification, _check_number
+from transformer_book.bert.model import BertForSequenceClassification, check_number_where
 from transformer_book.common.validation import check_int
 from transformer_book.bert.pretraining import TrainLog, collate_ids, length_batches, train_steps
 
@@ -85,7 +85,7 @@ def finetune_classifier(
     labels = _check(model, ids, labels)
     check_int("epochs", epochs)
     check_int("batch_size", batch_size)
-    _check_number("lr", lr, "positive and finite", lambda v: 0 < v < float("inf"))
+    check_number_where("lr", lr, "positive and finite", lambda v: 0 < v < float("inf"))
     check_int("seed", seed, minimum=0)
     schedule = [batch for epoch in range(epochs)
                 for batch in length_batches([len(x) for x in ids], batch_size, seed=seed * 1000 + epoch)]

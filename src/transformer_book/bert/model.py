@@ -32,7 +32,7 @@ _SIZES = ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads
           "max_position_embeddings", "type_vocab_size")
 
 
-def _check_number(name: str, value, expected: str, ok) -> None:
+def check_number_where(name: str, value, expected: str, ok) -> None:
     """``value`` must be a real number (not a bool) for which ``ok(value)`` holds (NaN never does)."""
     if not isinstance(value, (int, float)) or isinstance(value, bool):
         raise TypeError(f"{name} must be a number {expected}, got {value!r}")
@@ -77,9 +77,9 @@ class BertConfig:
         for name in _SIZES:
             check_int(name, getattr(self, name))
         check_int("pad_token_id", self.pad_token_id, minimum=0)
-        _check_number("layer_norm_eps", self.layer_norm_eps, "positive and finite", lambda v: 0 < v < math.inf)
+        check_number_where("layer_norm_eps", self.layer_norm_eps, "positive and finite", lambda v: 0 < v < math.inf)
         for name in ("hidden_dropout_prob", "attention_probs_dropout_prob"):
-            _check_number(name, getattr(self, name), "in [0, 1)", lambda v: 0 <= v < 1)
+            check_number_where(name, getattr(self, name), "in [0, 1)", lambda v: 0 <= v < 1)
         if self.hidden_size % self.num_attention_heads:
             raise ValueError(
                 f"hidden_size={self.hidden_size} must be divisible by num_attention_heads={self.num_attention_heads}"
@@ -381,7 +381,7 @@ def init_bert_weights(model: nn.Module, std: float = 0.02) -> None:
     LayerNorms at (1, 0), the padding row of the embeddings 0. ``std`` must be positive and finite."""
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
-    _check_number("std", std, "positive and finite", lambda v: 0 < v < math.inf)
+    check_number_where("std", std, "positive and finite", lambda v: 0 < v < math.inf)
     for module in model.modules():
         if isinstance(module, (nn.Linear, nn.Embedding)):
             module.weight.normal_(0.0, std)

@@ -17,7 +17,7 @@ from torch import nn
 from tokenizers import Tokenizer, models, trainers
 
 from transformer_book.encoder_decoder.batching import pad_sequences
-from transformer_book.bert.model import BertForMaskedLM, _check_number
+from transformer_book.bert.model import BertForMaskedLM, check_number_where
 from transformer_book.common.validation import check_int, check_token_ids
 from transformer_book.bert.weights import configure_bert_tokenizer
 from transformer_book.common.schedules import bert_lr
@@ -81,7 +81,7 @@ def mask_tokens(
     if input_ids.dim() != 2:
         raise ValueError(f"input_ids must have shape (batch, seq), got {tuple(input_ids.shape)}")
     check_int("vocab_size", vocab_size)
-    _check_number("probability", probability, "in (0, 1)", lambda v: 0.0 < v < 1.0)
+    check_number_where("probability", probability, "in (0, 1)", lambda v: 0.0 < v < 1.0)
     special_ids = list(special_ids)
     for name, value in [("mask_id", mask_id)] + [("special_ids", i) for i in special_ids]:
         check_int(name, value, minimum=0)
@@ -179,8 +179,8 @@ def collate_ids(sequences: Sequence[Sequence[int]], pad_id: int = PAD_ID) -> tup
 def make_adamw(model: nn.Module, lr: float, weight_decay: float = 0.01) -> torch.optim.AdamW:
     """AdamW with BERT's settings: decoupled weight decay on the weight matrices and embedding
     tables only, not on the biases and LayerNorm parameters (the 1-D tensors)."""
-    _check_number("lr", lr, "positive and finite", lambda v: 0 < v < math.inf)
-    _check_number("weight_decay", weight_decay, "non-negative and finite", lambda v: 0 <= v < math.inf)
+    check_number_where("lr", lr, "positive and finite", lambda v: 0 < v < math.inf)
+    check_number_where("weight_decay", weight_decay, "non-negative and finite", lambda v: 0 <= v < math.inf)
     return torch.optim.AdamW(weight_decay_groups(model, weight_decay), lr=lr, betas=(0.9, 0.999), eps=1e-6)
 
 
@@ -221,9 +221,9 @@ def train_steps(
     if not callable(loss_of_batch):
         raise TypeError(f"loss_of_batch must be a function of the update number, got {type(loss_of_batch).__name__}")
     check_int("total_steps", total_steps)
-    _check_number("lr", lr, "positive and finite", lambda v: 0 < v < math.inf)
-    _check_number("warmup_fraction", warmup_fraction, "in [0, 1)", lambda v: 0 <= v < 1)
-    _check_number("clip_norm", clip_norm, "positive", lambda v: v > 0)
+    check_number_where("lr", lr, "positive and finite", lambda v: 0 < v < math.inf)
+    check_number_where("warmup_fraction", warmup_fraction, "in [0, 1)", lambda v: 0 <= v < 1)
+    check_number_where("clip_norm", clip_norm, "positive", lambda v: v > 0)
     optimizer = make_adamw(model, lr, weight_decay)
     warmup = int(warmup_fraction * total_steps)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda done: bert_lr(min(done + 1, total_steps), total_steps, warmup))

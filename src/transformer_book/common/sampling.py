@@ -17,7 +17,7 @@ NEG_INF = float("-inf")
 
 
 @contextmanager
-def _inference(model: nn.Module) -> Iterator[None]:
+def evaluation_mode(model: nn.Module) -> Iterator[None]:
     """Evaluation mode and no gradients inside; the model's previous mode is restored after."""
     was_training = model.training
     model.eval()
@@ -28,7 +28,8 @@ def _inference(model: nn.Module) -> Iterator[None]:
         model.train(was_training)
 
 
-def _check_sampling(temperature: float, top_k: int | None, top_p: float | None) -> None:
+def check_sampling(temperature: float, top_k: int | None, top_p: float | None) -> None:
+    """Raise unless ``temperature`` > 0, ``top_k`` is None or an int >= 1 and ``top_p`` is None or in (0, 1]."""
     check_number("temperature", temperature, low=0.0, low_open=True)
     if top_k is not None:
         check_int("top_k", top_k)
@@ -54,7 +55,7 @@ def filter_logits(
       ``top_p`` (computed from ``softmax(logits)``, after the top-k cut when both are given).
     The most probable token always survives. Returns a new tensor.
     """
-    _check_sampling(1.0, top_k, top_p)
+    check_sampling(1.0, top_k, top_p)
     _check_logits(logits)
     logits = logits.clone()
     if top_k is not None and top_k < logits.shape[-1]:
@@ -78,6 +79,6 @@ def sampling_probs(
     top_p: float | None = None,
 ) -> torch.Tensor:
     """The distribution ``sample`` draws from, ``(..., V)``: ``softmax(filter(logits / T))``."""
-    _check_sampling(temperature, top_k, top_p)
+    check_sampling(temperature, top_k, top_p)
     _check_logits(logits)
     return filter_logits(logits / temperature, top_k, top_p).softmax(dim=-1)

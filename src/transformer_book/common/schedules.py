@@ -39,7 +39,8 @@ def bert_lr(step: int, total_steps: int, warmup_steps: int) -> float:
     return (total_steps - step + 1) / (total_steps - warmup_steps)
 
 
-def _check_schedule(lr: float, warmup: int, min_lr: float) -> None:
+def check_schedule(lr: float, warmup: int, min_lr: float) -> None:
+    """Raise unless ``lr`` > 0, ``warmup`` is an int >= 0 and ``0 <= min_lr <= lr`` (``cosine_lr``'s arguments)."""
     if not check_number("lr", lr) > 0:
         raise ValueError(f"lr must be positive, got {lr!r}")
     check_int("warmup", warmup, minimum=0)
@@ -53,7 +54,7 @@ def cosine_lr(step: int, lr: float, warmup: int, decay_steps: int, min_lr: float
     Refused: negative ``step``, ``warmup`` or ``decay_steps``, ``lr <= 0``, ``min_lr`` outside ``[0, lr]``."""
     check_int("step", step, minimum=0)
     check_int("decay_steps", decay_steps, minimum=0)
-    _check_schedule(lr, warmup, min_lr)
+    check_schedule(lr, warmup, min_lr)
     if step < warmup:
         return lr * (step + 1) / (warmup + 1)
     if step >= decay_steps:

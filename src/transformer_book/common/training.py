@@ -2,6 +2,7 @@
 """
 from __future__ import annotations
 
+import contextlib
 from contextlib import nullcontext
 
 import torch
@@ -39,7 +40,9 @@ def autocast_dtype(device: torch.device | str, amp: bool | None = None) -> torch
     return None
 
 
-def _autocast(device: torch.device, dtype: torch.dtype | None):
+def autocast_context(device: torch.device, dtype: torch.dtype | None) -> contextlib.AbstractContextManager:
+    """``torch.autocast`` on ``device`` in ``dtype``, or a context that changes nothing for ``None``
+    (the float32 of ``autocast_dtype``)."""
     return torch.autocast(device.type, dtype=dtype) if dtype is not None else nullcontext()
 
 

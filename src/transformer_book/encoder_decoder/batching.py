@@ -28,7 +28,7 @@ Pair = tuple[str, str]
 EncodedPair = tuple[list[int], list[int]]
 
 
-def _check_tokenizer(tokenizer: Tokenizer) -> None:
+def check_tokenizer(tokenizer: Tokenizer) -> None:
     """Raise ``ValueError`` unless the special tokens have the ids this module assumes."""
     if not isinstance(tokenizer, Tokenizer):
         raise TypeError(f"tokenizer must be a tokenizers.Tokenizer, got {type(tokenizer).__name__}")
@@ -81,7 +81,7 @@ def train_tokenizer(pairs: Sequence[Pair], vocab_size: int, min_frequency: int =
     _check_pairs(pairs)
     texts = [side for pair in pairs for side in pair]
     tokenizer = train_bpe(texts, vocab_size, min_frequency=min_frequency)
-    _check_tokenizer(tokenizer)
+    check_tokenizer(tokenizer)
     return tokenizer
 
 
@@ -97,7 +97,7 @@ def encode_pairs(
     its markers (``[EOS]``, ``[BOS, EOS]``).
     """
     _check_pairs(pairs)
-    _check_tokenizer(tokenizer)
+    check_tokenizer(tokenizer)
     if max_len is not None:
         check_int("max_len", max_len, 2)   # one token and the end marker
     keep = None if max_len is None else max_len - 1

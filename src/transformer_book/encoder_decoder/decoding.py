@@ -32,7 +32,7 @@ from typing import Callable, Sequence
 import torch
 from torch import nn
 
-from transformer_book.common.sampling import NEG_INF, _check_sampling, _inference, sampling_probs
+from transformer_book.common.sampling import NEG_INF, check_sampling, evaluation_mode, sampling_probs
 from transformer_book.encoder_decoder.batching import BOS_ID, EOS_ID
 from transformer_book.pieces.embeddings import Embeddings
 from transformer_book.common.validation import check_int, check_number, check_token_ids
@@ -58,7 +58,8 @@ def _target_vocab(model: nn.Module) -> int | None:
     return proj.out_features if isinstance(proj, nn.Linear) else _vocab_size(getattr(model, "tgt_embed", None))
 
 
-def _check_model(model: nn.Module) -> None:
+def check_model(model: nn.Module) -> None:
+    """Raise ``TypeError`` unless ``model`` is an ``nn.Module`` with an integer ``pad_id`` (an encoder-decoder)."""
     pad_id = getattr(model, "pad_id", None)
     if not isinstance(model, nn.Module) or isinstance(pad_id, bool) or not isinstance(pad_id, int):
         raise TypeError(
@@ -69,7 +70,7 @@ def _check_model(model: nn.Module) -> None:
 
 def _check_src(model: nn.Module, src: torch.Tensor) -> torch.Tensor:
     """``src`` as a LongTensor, after the checks in the module's docstring."""
-    _check_model(model)
+    check_model(model)
     if isinstance(src, torch.Tensor) and src.dim() != 2:
         raise ValueError(f"src must be a (batch, seq) tensor of token ids, got shape {tuple(src.shape)}")
     src = check_token_ids("src", src, _vocab_size(getattr(model, "src_embed", None))).long()
@@ -141,7 +142,7 @@ def gnmt_length_penalty(length: int | torch.Tensor, alpha: float) -> float | tor
     ``length`` counts the generated tokens, EOS included: an ``int`` >= 0 or a tensor of them
     (negative lengths and a negative or non-finite ``alpha`` are refused).
     """
-    _check_alpha(alpha)
+    check_length_penalty(alpha)
     if isinstance(length, torch.Tensor):
         if length.numel() and bool((length < 0).any()):
             raise ValueError(f"length must be >= 0, got a tensor with minimum {length.min().item()}")
@@ -150,7 +151,8 @@ def gnmt_length_penalty(length: int | torch.Tensor, alpha: float) -> float | tor
     return ((5 + length) / 6) ** alpha
 
 
-def _check_alpha(alpha: float) -> None:
+def check_length_penalty(alpha: float) -> None:
+    """Raise unless the length penalty's ``alpha`` is a number >= 0."""
     check_number("length_penalty (alpha)", alpha, low=0.0)
 
 
@@ -175,7 +177,7 @@ def decode_loop(
     _check_ids(model, bos_id, eos_id)
     if not callable(choose):
         raise TypeError(f"choose must be a callable from logits (A, V) to ids (A,), got {type(choose).__name__}")
-    with _inference(model):
+    with evaluation_mode(model):
         src_mask = model.source_mask(src)                      # (B, 1, 1, S)
         memory = model.encode(src, src_mask)                   # (B, S, D)
         batch = src.shape[0]
@@ -243,7 +245,7 @@ def sample(
     ``torch.Generator`` (on ``src``'s device) for reproducible draws. Returns ``(B, L)`` like
     ``greedy_decode``.
     """
-    _check_sampling(temperature, top_k, top_p)
+    check_sampling(temperature, top_k, top_p)
 
     def choose(logits: torch.Tensor) -> torch.Tensor:
         probs = sampling_probs(logits, temperature, top_k, top_p)                # (B, V)
@@ -318,7 +320,7 @@ def beam_search(
     check_int("beam_size", beam_size)
     src = _check_src(model, src)
     check_int("max_len", max_len)
-    _check_alpha(length_penalty)
+    check_length_penalty(length_penalty)
     _check_ids(model, bos_id, eos_id)
     if trace is not None and not isinstance(trace, list):
         raise TypeError(f"trace must be None or a list to append BeamSteps to, got {type(trace).__name__}")
@@ -328,7 +330,7 @@ def beam_search(
     best_finished = [NEG_INF] * batch                 # the best score among finished[b]
     best_reachable_penalty = gnmt_length_penalty(max_len, length_penalty)
 
-    with _inference(model):
+    with evaluation_mode(model):
         src_mask = model.source_mask(src)                               # (B, 1, 1, S)
         memory = model.encode(src, src_mask)                            # (B, S, D)
         memory = memory.repeat_interleave(K, dim=0)                     # (B*K, S, D): row b*K + k
@@ -423,7 +425,7 @@ def score_hypotheses(
     refused, not rounded); an empty hypothesis is EOS alone.
     """
     src = _check_src(model, src)
-    _check_alpha(length_penalty)
+    check_length_penalty(length_penalty)
     _check_ids(model, bos_id, eos_id)
     if max_len is not None:
         check_int("max_len", max_len)
@@ -454,7 +456,7 @@ def score_hypotheses(
     for row, seq in enumerate(full):
         target[row, : len(seq)] = torch.tensor(seq, dtype=torch.long)
     tgt_in = torch.cat([torch.full_like(target[:, :1], bos_id), target[:, :-1]], dim=1)       # (B, L)
-    with _inference(model):
+    with evaluation_mode(model):
         logits = model(src, tgt_in).float()                                  # (B, L, V)
         logits[..., [model.pad_id, bos_id]] = NEG_INF
         token_lp = logits.log_softmax(dim=-1).gather(2, target[:, :, None]).squeeze(2)   # (B, L)
@@ -515,7 +517,7 @@ def attention_maps(model: nn.Module, src: torch.Tensor, tgt_in: torch.Tensor) ->
         handles.append(layer.self_attention.register_forward_hook(make_hook("decoder_self"), with_kwargs=True))
         handles.append(layer.cross_attention.register_forward_hook(make_hook("cross"), with_kwargs=True))
     try:
-        with _inference(model):
+        with evaluation_mode(model):
             model(src, tgt_in)
     finally:
         for handle in handles:

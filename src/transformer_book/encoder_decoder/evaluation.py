@@ -13,9 +13,9 @@ from sacrebleu.metrics import BLEU, CHRF
 from tokenizers import Tokenizer
 from torch import nn
 
-from transformer_book.encoder_decoder.batching import (EOS_ID, PAD_ID, _check_tokenizer, decode_ids,
+from transformer_book.encoder_decoder.batching import (EOS_ID, PAD_ID, check_tokenizer, decode_ids,
     pad_sequences)
-from transformer_book.encoder_decoder.decoding import (_check_alpha, _check_model, beam_search,
+from transformer_book.encoder_decoder.decoding import (check_length_penalty, check_model, beam_search,
     greedy_decode, hypotheses, score_hypotheses)
 from transformer_book.common.validation import check_int
 
@@ -38,7 +38,7 @@ def _check_tokenizer_type(tokenizer: Tokenizer) -> None:
         raise TypeError(
             f"tokenizer must be a tokenizers.Tokenizer (train_tokenizer makes one), got {type(tokenizer).__name__}"
         )
-    _check_tokenizer(tokenizer)
+    check_tokenizer(tokenizer)
 
 
 def _check_texts(hypotheses: Sequence[str], references: Sequence[str]) -> tuple[list[str], list[str]]:
@@ -112,14 +112,14 @@ def translate_sentences(
     ``device`` a valid name). No sentences give an empty result (``[]``, or ``([], [])``); an
     empty sentence is translated from ``[EOS]`` alone.
     """
-    _check_model(model)
+    check_model(model)
     _check_tokenizer_type(tokenizer)
     sentences = _as_texts("sentences", sentences)
     check_int("beam_size", beam_size)
     check_int("batch_size", batch_size)
     if max_len is not None:
         check_int("max_len", max_len)
-    _check_alpha(length_penalty)
+    check_length_penalty(length_penalty)
     if device is not None:
         try:
             device = torch.device(device)

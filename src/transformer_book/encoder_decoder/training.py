@@ -31,7 +31,7 @@ from torch import nn
 
 from transformer_book.encoder_decoder.batching import PAD_ID, Batch
 from transformer_book.common.schedules import transformer_lr
-from transformer_book.common.training import _autocast, autocast_dtype, optimizer_step
+from transformer_book.common.training import autocast_context, autocast_dtype, optimizer_step
 from transformer_book.common.checkpoints import load_checkpoint, save_checkpoint
 from transformer_book.common.utils import pick_device
 from transformer_book.common.validation import check_int, check_number
@@ -166,7 +166,7 @@ def evaluate(
     tokens = 0
     for batch in batches:
         batch = batch.to(device)
-        with _autocast(device, dtype):
+        with autocast_context(device, dtype):
             logits = model(batch.src, batch.tgt_in)                    # (B, T, V)
         pad_id = getattr(model, "pad_id", PAD_ID)
         smoothed += float(label_smoothed_loss(logits, batch.tgt_out, smoothing, pad_id, reduction="sum"))
@@ -265,7 +265,7 @@ def fit(
         for index in order:
             batch = train_batches[index].to(device)
             lr = optimizer.param_groups[0]["lr"]
-            with _autocast(device, dtype):
+            with autocast_context(device, dtype):
                 logits = model(batch.src, batch.tgt_in)                       # (B, T, V)
             loss = label_smoothed_loss(logits, batch.tgt_out, smoothing, pad_id)
             norm = optimizer_step(loss, model, optimizer, scaler, clip_norm)

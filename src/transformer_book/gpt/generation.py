@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
-from transformer_book.common.sampling import _check_sampling, _inference, sampling_probs
+from transformer_book.common.sampling import check_sampling, evaluation_mode, sampling_probs
 from transformer_book.gpt.model import GPT, GPTConfig, KVCache
 from transformer_book.common.validation import check_bool, check_int, check_number, check_token_ids
 
@@ -39,7 +39,7 @@ def _check_options(greedy: bool, temperature: float, top_k: int | None, top_p: f
     if greedy and (top_k is not None or top_p is not None or temperature != 1.0):
         raise ValueError("greedy=True takes the most probable token: do not combine it with "
                          "temperature, top_k or top_p")
-    _check_sampling(temperature, top_k, top_p)
+    check_sampling(temperature, top_k, top_p)
     if top_k is not None and top_k > vocab_size:
         raise ValueError(f"top_k must be at most the vocabulary size {vocab_size}, got {top_k}")
 
@@ -132,7 +132,7 @@ def generate(
                     generator, use_cache, return_logits)
     idx = idx.long()
     block_size = model.config.block_size
-    with _inference(model):
+    with evaluation_mode(model):
         cache = None
         if use_cache and idx.shape[1] <= block_size:
             cache = KVCache(model.config, idx.shape[0], device=idx.device,

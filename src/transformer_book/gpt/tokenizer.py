@@ -16,7 +16,7 @@ from typing import Iterable, Sequence
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
 from transformer_book.data.packages import package_dir
-from transformer_book.pieces.tokenization import _check_special_tokens, _Texts
+from transformer_book.pieces.tokenization import check_special_tokens, CheckedTexts
 from transformer_book.common.validation import check_int
 
 END_OF_TEXT = "<|endoftext|>"    # GPT-2's only special token, id 50256
@@ -65,8 +65,8 @@ def train_byte_level_bpe(
     non-string, or is empty or all empty strings; special tokens that are not a list or tuple of
     distinct non-empty strings; a ``vocab_size`` below the byte tokens plus the special tokens.
     """
-    texts = _Texts(texts)
-    _check_special_tokens(special_tokens)
+    texts = CheckedTexts(texts)
+    check_special_tokens(special_tokens)
     check_int("vocab_size", vocab_size, minimum=None)
     alphabet = pre_tokenizers.ByteLevel.alphabet()
     if vocab_size < len(alphabet) + len(special_tokens):

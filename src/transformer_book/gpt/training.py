@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from transformer_book.common.validation import check_bool, check_int, check_number, check_token_ids
-from transformer_book.common.schedules import _check_schedule, cosine_lr
+from transformer_book.common.schedules import check_schedule, cosine_lr
 from transformer_book.common.training import weight_decay_groups
 
 
@@ -211,7 +211,7 @@ class TrainConfig:
     def __post_init__(self) -> None:
         for name in ("max_iters", "batch_size", "eval_interval", "eval_iters", "final_eval_iters"):
             check_int(name, getattr(self, name))
-        _check_schedule(self.lr, self.warmup, self.min_lr)
+        check_schedule(self.lr, self.warmup, self.min_lr)
         if check_number("weight_decay", self.weight_decay) < 0:
             raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
         _check_betas(self.betas)

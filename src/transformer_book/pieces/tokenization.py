@@ -17,7 +17,7 @@ def _check_text(text: str) -> None:
         raise TypeError(f"text must be a str, got {type(text).__name__}")
 
 
-def _check_special_tokens(special_tokens: Sequence[str]) -> None:
+def check_special_tokens(special_tokens: Sequence[str]) -> None:
     """Raise unless ``special_tokens`` is a list or tuple of distinct non-empty strings."""
     if not isinstance(special_tokens, (list, tuple)):
         raise TypeError(
@@ -31,7 +31,7 @@ def _check_special_tokens(special_tokens: Sequence[str]) -> None:
         raise ValueError(f"special_tokens must be distinct, got {list(special_tokens)}")
 
 
-class _Texts:
+class CheckedTexts:
     """The training texts, checked as the trainer reads them: each must be a ``str``, and
     ``characters`` counts what was read, so that an empty corpus is refused after the (then
     instant) training."""
@@ -92,8 +92,8 @@ def train_bpe(
     are not a list or tuple of distinct non-empty strings; a ``vocab_size`` with no room beyond
     them; a negative ``min_frequency``.
     """
-    texts = _Texts(texts)
-    _check_special_tokens(special_tokens)
+    texts = CheckedTexts(texts)
+    check_special_tokens(special_tokens)
     check_int("vocab_size", vocab_size, minimum=None)
     check_int("min_frequency", min_frequency, 0)
     if vocab_size <= len(special_tokens):
