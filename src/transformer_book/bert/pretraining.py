@@ -21,7 +21,7 @@ from transformer_book.bert.model import BertForMaskedLM, check_number_where
 from transformer_book.common.validation import check_int, check_token_ids
 from transformer_book.bert.weights import configure_bert_tokenizer
 from transformer_book.common.schedules import bert_lr
-from transformer_book.common.training import weight_decay_groups
+from transformer_book.common.training import optimizer_step, weight_decay_groups
 from transformer_book.encoder_decoder.training import label_smoothed_loss
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")   # ids 0..4
@@ -238,11 +238,8 @@ def train_steps(
         loss = loss_of_batch(step)
         if not isinstance(loss, torch.Tensor) or loss.dim() != 0:
             raise TypeError(f"loss_of_batch({step}) must return a scalar tensor, got {getattr(loss, 'shape', loss)!r}")
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
         log.lr.append(optimizer.param_groups[0]["lr"])
-        optimizer.step()
+        optimizer_step(loss, model, optimizer, clip_norm=clip_norm)
         schedule.step()
         log.steps.append(step + 1)
         log.loss.append(loss.item())

@@ -26,7 +26,7 @@ from torch import nn
 
 from transformer_book.common.validation import check_bool, check_int, check_number, check_token_ids
 from transformer_book.common.schedules import check_schedule, cosine_lr
-from transformer_book.common.training import weight_decay_groups
+from transformer_book.common.training import optimizer_step, weight_decay_groups
 
 
 class CharTokenizer:
@@ -258,11 +258,7 @@ def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tens
         group["lr"] = lr
     logits = model(x)                                                       # (B, T, V)
     loss = F.cross_entropy(logits.flatten(0, 1), y.flatten().long())
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    if grad_clip is not None:
-        torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-    optimizer.step()
+    optimizer_step(loss, model, optimizer, clip_norm=grad_clip)   # no clipping for None
     return loss.detach()
 
 
