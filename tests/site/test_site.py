@@ -53,6 +53,17 @@ def pages() -> dict[str, Path]:
     return {name: SITE / f"{name}.html" for name in _chapters()}
 
 
+
+def dump_dom(browser: str, page: Path, budget_ms: int) -> str:
+    """The DOM of ``page`` after headless Chromium has run its scripts for ``budget_ms`` of virtual time."""
+    with tempfile.TemporaryDirectory() as profile:
+        return subprocess.run(
+            [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+             "--disable-component-update", "--disable-sync", "--no-first-run",
+             f"--user-data-dir={profile}", f"--virtual-time-budget={budget_ms}", "--dump-dom", page.as_uri()],
+            capture_output=True, text=True, timeout=120, check=True,
+        ).stdout
+
 def test_every_page_was_built(pages):
     missing = [name for name, path in pages.items() if not path.exists()]
     assert not missing
@@ -113,13 +124,7 @@ def test_pages_render_math_and_figures_in_a_headless_browser(pages):
     if browser is None:
         pytest.skip("no Chromium; `make site-check` installs it with apt-get where it can")
     page = pages["book/ch05_scaled_dot_product_attention"]
-    with tempfile.TemporaryDirectory() as profile:
-        dom = subprocess.run(
-            [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-             "--disable-component-update", "--disable-sync", "--no-first-run",
-             f"--user-data-dir={profile}", "--virtual-time-budget=15000", "--dump-dom", page.as_uri()],
-            capture_output=True, text=True, timeout=120, check=True,
-        ).stdout
+    dom = dump_dom(browser, page, budget_ms=15000)
     assert dom.count("<mjx-container") >= 3, "MathJax did not typeset the page"
     assert "_images/" in dom
 
@@ -175,13 +180,7 @@ def test_diagrams_render_in_a_headless_browser(pages, tmp_path):
         ": '0x0').join(','); });</script></body></html>",
         encoding="utf-8",
     )
-    with tempfile.TemporaryDirectory() as profile:
-        dom = subprocess.run(
-            [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-             "--disable-component-update", "--disable-sync", "--no-first-run",
-             f"--user-data-dir={profile}", "--virtual-time-budget=10000", "--dump-dom", probe.as_uri()],
-            capture_output=True, text=True, timeout=120, check=True,
-        ).stdout
+    dom = dump_dom(browser, probe, budget_ms=10000)
     found = re.search(r"sizes:([0-9x,]*)", dom)
     assert found, "the page's load event did not fire"
     sizes = [tuple(map(int, size.split("x"))) for size in found.group(1).split(",")]
