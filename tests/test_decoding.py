@@ -6,7 +6,7 @@ import torch
 
 from transformer_book.encoder_decoder.batching import BOS_ID, EOS_ID, PAD_ID
 from transformer_book.common.checks import assert_close
-from transformer_book.encoder_decoder.decoding import (attention_maps, beam_search, gnmt_length_penalty,
+from transformer_book.encoder_decoder.decoding import (attention_maps, beam_search, beam_search_one, gnmt_length_penalty,
     greedy_decode, hypotheses, sample, score_hypotheses)
 from transformer_book.common.sampling import filter_logits, sampling_probs
 from transformer_book.encoder_decoder.model import make_model
@@ -266,3 +266,26 @@ def test_attention_maps_shapes_masks_and_values(norm_first):
     k = layer.self_attention.split_heads(layer.self_attention.w_k(x))
     scores = (q @ k.transpose(-2, -1) / 2.0).masked_fill(pad[:, None, None, :], float("-inf"))  # d_k = 4
     assert_close(maps.encoder_self[0], scores.softmax(-1), what="first encoder layer's weights")
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_the_readable_beam_search_agrees_with_the_batched_one(seed):
+    # EOS biased differently per seed, so that some sentences finish early and some run to max_len;
+    # row 1 is padded. Same hypotheses, same scores (float32: the rows run in different batches).
+    model = tiny_model(seed, eos_bias=(seed - 1.5) * 0.8, vocab=12)
+    src = torch.randint(4, 12, (4, 6), generator=torch.Generator().manual_seed(seed))
+    src[:, -1] = EOS_ID
+    src[1, 3], src[1, 4:] = EOS_ID, PAD_ID
+    for beam_size in (1, 2, 3, 5):
+        for alpha in (0.0, 0.6, 2.0):
+            hyps, scores = beam_search(model, src, beam_size, 7, alpha, return_scores=True)
+            for row in range(4):
+                tokens, score = beam_search_one(model, src[row : row + 1], beam_size, 7, alpha)
+                assert tokens == hyps[row], (beam_size, alpha, row)
+                assert_close(torch.tensor(score), torch.tensor(scores[row]), what="beam score")
+
+
+def test_the_readable_beam_search_takes_one_sentence():
+    model = tiny_model(0)
+    with pytest.raises(ValueError, match="one sentence"):
+        beam_search_one(model, SRC, 2, 5)

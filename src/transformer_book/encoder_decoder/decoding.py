@@ -402,6 +402,52 @@ def beam_search(
     return hyps
 
 
+def beam_search_one(
+    model: nn.Module,
+    src: torch.Tensor,
+    beam_size: int,
+    max_len: int,
+    length_penalty: float = 0.6,
+    bos_id: int = BOS_ID,
+    eos_id: int = EOS_ID,
+) -> tuple[list[int], float]:
+    """Beam search for one sentence ``src`` ``(1, S)``, written to be read: the best hypothesis
+    (without BOS and EOS) and its score. It follows the same rules as ``beam_search``, one
+    hypothesis at a time in plain Python lists, and returns the same result (the tests check it)."""
+    check_int("beam_size", beam_size)
+    src = _check_src(model, src)
+    if src.shape[0] != 1:
+        raise ValueError(f"beam_search_one decodes one sentence: src must be (1, S), got {tuple(src.shape)}")
+    check_int("max_len", max_len)
+    check_length_penalty(length_penalty)
+    _check_ids(model, bos_id, eos_id)
+    K = beam_size
+    alive = [(0.0, [])]                   # (log-probability, tokens so far), best first
+    finished = []                         # (score, tokens)
+    with evaluation_mode(model):
+        src_mask = model.source_mask(src)                                       # (1, 1, 1, S)
+        memory = model.encode(src, src_mask)                                    # (1, S, D)
+        for step in range(1, max_len + 1):
+            candidates = []               # every one-token extension of every alive hypothesis
+            for log_prob, tokens in alive:
+                prefix = torch.tensor([[bos_id] + tokens], device=src.device)   # (1, t)
+                next_lp = next_token_logits(model, memory, src_mask, prefix, bos_id).log_softmax(-1)[0]
+                candidates += [(log_prob + lp, tokens, token) for token, lp in enumerate(next_lp.tolist())]
+            candidates.sort(key=lambda c: c[0], reverse=True)
+            best = [c for c in candidates[: 2 * K] if c[0] > NEG_INF]
+            penalty = gnmt_length_penalty(step, length_penalty)
+            for log_prob, tokens, token in best[:K]:        # EOS among the best K finishes
+                if token == eos_id or step == max_len:      # ... and at max_len, all of them do
+                    finished.append((log_prob / penalty, tokens + ([] if token == eos_id else [token])))
+            alive = [(lp, tokens + [token]) for lp, tokens, token in best if token != eos_id][:K]
+            best_reachable = alive[0][0] / gnmt_length_penalty(max_len, length_penalty) if alive else NEG_INF
+            if finished and (len(finished) >= K or step == max_len
+                             or max(score for score, _ in finished) >= best_reachable):
+                break
+    score, tokens = max(finished, key=lambda f: f[0])
+    return tokens, score
+
+
 # ----------------------------------------------------------------------------------------------
 # scoring given outputs (teacher forcing)
 
