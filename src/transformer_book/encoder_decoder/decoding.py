@@ -284,6 +284,17 @@ class BeamStep:
     done: list[bool]
 
 
+def _check_beam_arguments(model: nn.Module, src: torch.Tensor, beam_size: int, max_len: int,
+                          length_penalty: float, bos_id: int, eos_id: int) -> torch.Tensor:
+    """The checks both beam searches make before any work; returns ``src`` as ``_check_src`` does."""
+    check_int("beam_size", beam_size)
+    src = _check_src(model, src)
+    check_int("max_len", max_len)
+    check_length_penalty(length_penalty)
+    _check_ids(model, bos_id, eos_id)
+    return src
+
+
 def beam_search(
     model: nn.Module,
     src: torch.Tensor,
@@ -317,11 +328,7 @@ def beam_search(
     The result is the finished hypothesis with the highest score (``return_scores=True`` also
     returns those scores). Pass a list as ``trace`` to receive a ``BeamStep`` per step.
     """
-    check_int("beam_size", beam_size)
-    src = _check_src(model, src)
-    check_int("max_len", max_len)
-    check_length_penalty(length_penalty)
-    _check_ids(model, bos_id, eos_id)
+    src = _check_beam_arguments(model, src, beam_size, max_len, length_penalty, bos_id, eos_id)
     if trace is not None and not isinstance(trace, list):
         raise TypeError(f"trace must be None or a list to append BeamSteps to, got {type(trace).__name__}")
     device, batch, K = src.device, src.shape[0], beam_size
@@ -414,13 +421,9 @@ def beam_search_one(
     """Beam search for one sentence ``src`` ``(1, S)``, written to be read: the best hypothesis
     (without BOS and EOS) and its score. It follows the same rules as ``beam_search``, one
     hypothesis at a time in plain Python lists, and returns the same result (the tests check it)."""
-    check_int("beam_size", beam_size)
-    src = _check_src(model, src)
+    src = _check_beam_arguments(model, src, beam_size, max_len, length_penalty, bos_id, eos_id)
     if src.shape[0] != 1:
         raise ValueError(f"beam_search_one decodes one sentence: src must be (1, S), got {tuple(src.shape)}")
-    check_int("max_len", max_len)
-    check_length_penalty(length_penalty)
-    _check_ids(model, bos_id, eos_id)
     K = beam_size
     alive = [(0.0, [])]                   # (log-probability, tokens so far), best first
     finished = []                         # (score, tokens)
