@@ -1,13 +1,17 @@
-"""Batched beam search against sentence-by-sentence beam search, on the same test sentences.
+"""Beam search with and without the key-value cache, and batched against sentence by sentence.
 
-Both run the package's ``beam_search`` on the translator of ``train_translator`` (loaded from its
-cache, or trained first): "batched" decodes ``--batch-size`` sentences with all their beams as one
-decoder batch of ``batch * beam`` rows; "one at a time" calls it once per sentence (a batch of
-``beam`` rows). The two must give the same translations, and the script checks that they do.
+All three ways run the package's ``beam_search`` on the translator of ``train_translator`` (loaded
+from its cache, or trained first), on the same test sentences:
 
+- "batched": ``--batch-size`` sentences with all their beams as one decoder batch of
+  ``batch * beam`` rows, with the key-value cache (the default);
+- "batched_no_cache": the same batches, ``use_cache=False`` (the decoder reruns every prefix);
+- "one_at_a_time": one call per sentence (a batch of ``beam`` rows), with the cache.
+
+All three must give the same translations, and the script checks that they do.
 Prints JSON: the thread count (fixed), median seconds per round for each way, sentences per
-second, and the ratio one-at-a-time / batched (> 1 means batching is faster). The two ways
-alternate over several rounds after a warm-up, so that load from elsewhere hits them alike.
+second, and the ratios no-cache / cache and one-at-a-time / batched (> 1: the first is slower).
+The ways alternate over several rounds after a warm-up, so that load from elsewhere hits them alike.
 
     .venv/bin/python benchmarks/decoding_speed.py [--profile full] [--threads 2] [--rounds 5]
 """
@@ -54,11 +58,14 @@ def main() -> None:
     batched_src = [encode_sources(tokenizer, [sentences[i] for i in chunk]).to(device) for chunk in chunks]
     single_src = [encode_sources(tokenizer, [sentence]).to(device) for sentence in sentences]
 
-    def batched() -> dict[int, list[int]]:
+    def batched(use_cache: bool = True) -> dict[int, list[int]]:
         out = {}
         for chunk, src in zip(chunks, batched_src):
-            out.update(zip(chunk, beam_search(model, src, args.beam, max_len, args.length_penalty)))
+            out.update(zip(chunk, beam_search(model, src, args.beam, max_len, args.length_penalty, use_cache=use_cache)))
         return out
+
+    def batched_no_cache() -> dict[int, list[int]]:
+        return batched(use_cache=False)
 
     def one_at_a_time() -> dict[int, list[int]]:
         return {i: beam_search(model, src, args.beam, max_len, args.length_penalty)[0] for i, src in enumerate(single_src)}
@@ -70,18 +77,20 @@ def main() -> None:
             torch.cuda.synchronize()
         return time.perf_counter() - start, result
 
+    ways = {"batched": batched, "batched_no_cache": batched_no_cache, "one_at_a_time": one_at_a_time}
     with torch.inference_mode():
-        _, warm_batched = timed(batched)                    # warm-up, and the outputs to compare
-        _, warm_single = timed(one_at_a_time)
-        times: dict[str, list[float]] = {"batched": [], "one_at_a_time": []}
+        outputs = {name: timed(way)[1] for name, way in ways.items()}   # warm-up, and the outputs to compare
+        times: dict[str, list[float]] = {name: [] for name in ways}
         for _ in range(args.rounds):
-            times["batched"].append(timed(batched)[0])
-            times["one_at_a_time"].append(timed(one_at_a_time)[0])
-    same = warm_batched == warm_single
+            for name, way in ways.items():
+                times[name].append(timed(way)[0])
+    warm_batched = outputs["batched"]
+    different = {name: sum(out[i] != warm_batched[i] for i in out) for name, out in outputs.items() if name != "batched"}
+    same = not any(different.values())
     median = {name: statistics.median(ts) for name, ts in times.items()}
     mean_output_tokens = sum(len(h) for h in warm_batched.values()) / len(warm_batched)
     print(json.dumps({
-        "benchmark": "beam search: batched over sentences and beams vs one sentence at a time",
+        "benchmark": "beam search: with the key-value cache vs without; batched over sentences and beams vs one sentence at a time",
         "threads": args.threads,
         "device": str(device),
         "profile": args.profile,
@@ -96,11 +105,13 @@ def main() -> None:
         "median_seconds": median,
         "all_seconds": times,
         "sentences_per_second": {name: len(sentences) / seconds for name, seconds in median.items()},
+        "ratio_no_cache_over_cache": median["batched_no_cache"] / median["batched"],
         "ratio_one_at_a_time_over_batched": median["one_at_a_time"] / median["batched"],
+        "translations_differing_from_batched": different,
         "same_translations": same,
     }, indent=2))
     if not same:
-        raise SystemExit("batched and one-at-a-time beam search gave different translations")
+        raise SystemExit(f"the ways gave different translations: {different}")
 
 
 if __name__ == "__main__":

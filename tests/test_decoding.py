@@ -6,8 +6,8 @@ import torch
 
 from transformer_book.encoder_decoder.batching import BOS_ID, EOS_ID, PAD_ID
 from transformer_book.common.checks import assert_close
-from transformer_book.encoder_decoder.decoding import (attention_maps, beam_search, beam_search_one, gnmt_length_penalty,
-    greedy_decode, hypotheses, sample, score_hypotheses)
+from transformer_book.encoder_decoder.decoding import (StepDecoder, attention_maps, beam_search, beam_search_one,
+    gnmt_length_penalty, greedy_decode, hypotheses, sample, score_hypotheses)
 from transformer_book.common.sampling import filter_logits, sampling_probs
 from transformer_book.encoder_decoder.model import make_model
 
@@ -76,18 +76,19 @@ def test_beam_size_one_is_greedy(seed):
         assert beam_search(model, src, 1, 12, length_penalty=alpha) == greedy
 
 
-def test_finished_hypotheses_are_never_extended():
+@pytest.mark.parametrize("use_cache", [True, False])
+def test_finished_hypotheses_are_never_extended(monkeypatch, use_cache):
     model = tiny_model(1, eos_bias=-1.0)     # some hypotheses finish early, the search goes on
     prefixes = []
-    decode = model.decode
+    logits = StepDecoder.logits
 
-    def recording_decode(memory, src_mask, tgt, tgt_mask=None):
-        prefixes.append(tgt.clone())
-        return decode(memory, src_mask, tgt, tgt_mask)
+    def recording_logits(self, prefix):
+        prefixes.append(prefix.clone())
+        return logits(self, prefix)
 
-    model.decode = recording_decode
+    monkeypatch.setattr(StepDecoder, "logits", recording_logits)
     trace = []
-    hyps = beam_search(model, SRC, 4, 8, 0.6, trace=trace)
+    hyps = beam_search(model, SRC, 4, 8, 0.6, trace=trace, use_cache=use_cache)
     assert len(prefixes) == len(trace) >= 2
     for prefix in prefixes:
         assert not (prefix == EOS_ID).any()          # no row fed to the decoder had ended

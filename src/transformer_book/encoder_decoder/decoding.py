@@ -2,7 +2,9 @@
 
 All three run the same loop: encode the source once, then repeatedly run the decoder on the
 prefix produced so far and choose the next token from the distribution over the vocabulary at
-the last position. They differ only in how they choose:
+the last position. By default a key-value cache (``StepDecoder``) keeps what the decoder computed
+for the earlier positions, so each step runs on the newest token only; ``use_cache=False`` reruns
+the whole prefix, with the same results to float32 rounding. They differ only in how they choose:
 
 - ``greedy_decode``: the single most probable token, every time;
 - ``beam_search``: keep the ``beam_size`` best prefixes, batched over sentences AND beams, and
@@ -35,7 +37,7 @@ from torch import nn
 from transformer_book.common.sampling import NEG_INF, check_sampling, evaluation_mode, sampling_probs
 from transformer_book.encoder_decoder.batching import BOS_ID, EOS_ID
 from transformer_book.pieces.embeddings import Embeddings
-from transformer_book.common.validation import check_int, check_number, check_token_ids
+from transformer_book.common.validation import check_bool, check_int, check_number, check_token_ids
 
 
 
@@ -128,9 +130,68 @@ def next_token_logits(
     if vocab is not None and bos_id >= vocab:
         raise ValueError(f"bos_id must be a token id in [0, {vocab}) (the target vocabulary), got {bos_id}")
     states = model.decode(memory, src_mask, prefix)           # (N, t, D)
-    logits = model.generator(states[:, -1]).float()           # (N, V)
+    return _forbid_pad_and_bos(model, model.generator(states[:, -1]).float(), bos_id)    # (N, V)
+
+
+def _forbid_pad_and_bos(model: nn.Module, logits: torch.Tensor, bos_id: int) -> torch.Tensor:
     logits[:, [model.pad_id, bos_id]] = NEG_INF
     return logits
+
+
+class StepDecoder:
+    """Next-token logits for ``N`` target prefixes that grow by one token per step.
+
+    ``logits(prefix)``: ``prefix`` ``(N, t)`` (BOS first) to the logits ``(N, V)`` of the token after
+    each, with padding and BOS impossible (as ``next_token_logits``). Between two calls,
+    ``select(rows)`` keeps the rows ``rows`` ``(M,)`` of the last call's prefixes, in that order (to
+    drop sentences that have ended, or to follow the beams that survive: a row may repeat); each
+    prefix of the next call must then extend its row by one token (checked).
+
+    ``use_cache=True``: the decoder's key-value cache (``model.start_decoding``) holds the keys and
+    values of the earlier positions and of the encoder output, so each step runs the decoder on the
+    newest token only. ``use_cache=False``: ``next_token_logits`` reruns the whole prefix, and the
+    encoder output's keys and values, at every step. The two agree to float32 rounding.
+    ``memory`` ``(B, S, D)`` and ``src_mask`` ``(B, 1, 1, S)`` are the encoder's output and mask;
+    the first call has ``N = B * repeats`` rows, row ``b * repeats + k`` for prefix ``k`` of sentence
+    ``b`` (``repeats``: the beams).
+    """
+
+    def __init__(self, model: nn.Module, memory: torch.Tensor, src_mask: torch.Tensor,
+                 bos_id: int = BOS_ID, use_cache: bool = True, repeats: int = 1) -> None:
+        check_bool("use_cache", use_cache)
+        check_int("repeats", repeats)
+        self.model, self.bos_id = model, bos_id
+        if use_cache:
+            self.cache = model.start_decoding(memory, src_mask, repeats)
+        else:
+            self.cache = None
+            self.memory = memory.repeat_interleave(repeats, dim=0)                   # (N, S, D)
+            self.src_mask = src_mask.repeat_interleave(repeats, dim=0)               # (N, 1, 1, S)
+        self.seen: torch.Tensor | None = None          # the prefixes of the last call (N, t)
+
+    def select(self, rows: torch.Tensor) -> None:
+        """Keep the rows ``rows`` ``(M,)`` of the last call's prefixes, in that order."""
+        if self.seen is None:
+            raise RuntimeError("select comes after a call of logits: there are no prefixes yet")
+        if self.cache is not None:
+            self.cache.select(rows)
+        else:
+            self.memory, self.src_mask = self.memory[rows], self.src_mask[rows]
+        self.seen = self.seen[rows]
+
+    def logits(self, prefix: torch.Tensor) -> torch.Tensor:
+        """Logits ``(N, V)`` of the token after each prefix ``(N, t)``."""
+        if self.seen is not None and (prefix.shape != (self.seen.shape[0], self.seen.shape[1] + 1)
+                                      or not torch.equal(prefix[:, :-1], self.seen)):
+            raise ValueError(
+                f"prefix {tuple(prefix.shape)} must extend each of the last step's {tuple(self.seen.shape)} "
+                "prefixes (after select) by one token"
+            )
+        self.seen = prefix
+        if self.cache is None:
+            return next_token_logits(self.model, self.memory, self.src_mask, prefix, self.bos_id)
+        states = self.model.decode_step(self.cache, prefix[:, self.cache.length:])    # (N, new, D)
+        return _forbid_pad_and_bos(self.model, self.model.generator(states[:, -1]).float(), self.bos_id)
 
 
 def gnmt_length_penalty(length: int | torch.Tensor, alpha: float) -> float | torch.Tensor:
@@ -167,24 +228,27 @@ def decode_loop(
     choose: Callable[[torch.Tensor], torch.Tensor],
     bos_id: int,
     eos_id: int,
+    use_cache: bool = True,
 ) -> torch.Tensor:
     """Generate up to ``max_len`` tokens per sentence, choosing each with ``choose(logits (A, V)) ->
     (A,)`` for the ``A`` rows that have not ended yet (rows that have produced EOS leave the
     decoder's batch). Returns ``(B, L)``, ``L <= max_len``: the generated ids (no BOS), padding
-    after EOS. ``choose`` must return integer ids of shape ``(A,)``."""
+    after EOS. ``choose`` must return integer ids of shape ``(A,)``. ``use_cache``: see ``StepDecoder``."""
     src = _check_src(model, src)
     check_int("max_len", max_len)
     _check_ids(model, bos_id, eos_id)
+    check_bool("use_cache", use_cache)
     if not callable(choose):
         raise TypeError(f"choose must be a callable from logits (A, V) to ids (A,), got {type(choose).__name__}")
     with evaluation_mode(model):
         src_mask = model.source_mask(src)                      # (B, 1, 1, S)
         memory = model.encode(src, src_mask)                   # (B, S, D)
+        decoder = StepDecoder(model, memory, src_mask, bos_id, use_cache)
         batch = src.shape[0]
         ys = torch.full((batch, 1), bos_id, dtype=torch.long, device=src.device)   # (B, 1)
         alive = torch.arange(batch, device=src.device)         # (A,) rows still generating
         for _ in range(max_len):
-            logits = next_token_logits(model, memory[alive], src_mask[alive], ys[alive], bos_id)  # (A, V)
+            logits = decoder.logits(ys[alive])                                    # (A, V)
             token = torch.full((batch,), model.pad_id, dtype=torch.long, device=src.device)
             chosen = choose(logits)                                               # (A,)
             if (not isinstance(chosen, torch.Tensor) or chosen.shape != alive.shape
@@ -193,14 +257,17 @@ def decode_loop(
                 raise ValueError(f"choose must return integer ids of shape {tuple(alive.shape)}, got {got}")
             token[alive] = chosen                                                 # (B,): pad if ended
             ys = torch.cat([ys, token[:, None]], dim=1)                           # (B, t + 1)
-            alive = alive[token[alive] != eos_id]
+            going_on = (chosen != eos_id).nonzero().squeeze(1)                    # (A',) of the A
+            alive = alive[going_on]
             if alive.numel() == 0:
                 break
+            decoder.select(going_on)
     return ys[:, 1:]
 
 
 def greedy_decode(
-    model: nn.Module, src: torch.Tensor, max_len: int, bos_id: int = BOS_ID, eos_id: int = EOS_ID
+    model: nn.Module, src: torch.Tensor, max_len: int, bos_id: int = BOS_ID, eos_id: int = EOS_ID,
+    *, use_cache: bool = True,
 ) -> torch.Tensor:
     """The most probable next token at every step, for a batch of sentences at once.
 
@@ -208,7 +275,7 @@ def greedy_decode(
     the generated ids without BOS; a row that produced EOS has it, followed by padding. It stops
     as soon as every row has produced EOS. ``hypotheses(ids)`` turns it into lists of tokens.
     """
-    return decode_loop(model, src, max_len, lambda logits: logits.argmax(dim=-1), bos_id, eos_id)
+    return decode_loop(model, src, max_len, lambda logits: logits.argmax(dim=-1), bos_id, eos_id, use_cache)
 
 
 def hypotheses(ids: torch.Tensor, eos_id: int = EOS_ID) -> list[list[int]]:
@@ -237,6 +304,8 @@ def sample(
     generator: torch.Generator | None = None,
     bos_id: int = BOS_ID,
     eos_id: int = EOS_ID,
+    *,
+    use_cache: bool = True,
 ) -> torch.Tensor:
     """Draw each next token at random from ``sampling_probs(logits, temperature, top_k, top_p)``.
 
@@ -251,7 +320,7 @@ def sample(
         probs = sampling_probs(logits, temperature, top_k, top_p)                # (B, V)
         return torch.multinomial(probs, 1, generator=generator).squeeze(1)      # (B,)
 
-    return decode_loop(model, src, max_len, choose, bos_id, eos_id)
+    return decode_loop(model, src, max_len, choose, bos_id, eos_id, use_cache)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -306,6 +375,7 @@ def beam_search(
     *,
     return_scores: bool = False,
     trace: list[BeamStep] | None = None,
+    use_cache: bool = True,
 ) -> list[list[int]] | tuple[list[list[int]], list[float]]:
     """Beam search for a batch of sentences; the best hypothesis of each, without BOS and EOS.
 
@@ -327,8 +397,11 @@ def beam_search(
     ``alive_log_prob / gnmt_length_penalty(max_len, alpha)`` bounds every score it can reach.
     The result is the finished hypothesis with the highest score (``return_scores=True`` also
     returns those scores). Pass a list as ``trace`` to receive a ``BeamStep`` per step.
+    With ``use_cache`` (see ``StepDecoder``) the cached keys and values follow the beams that
+    survive: a new prefix continues the cache row of the beam it extends.
     """
     src = _check_beam_arguments(model, src, beam_size, max_len, length_penalty, bos_id, eos_id)
+    check_bool("use_cache", use_cache)
     if trace is not None and not isinstance(trace, list):
         raise TypeError(f"trace must be None or a list to append BeamSteps to, got {type(trace).__name__}")
     device, batch, K = src.device, src.shape[0], beam_size
@@ -340,22 +413,18 @@ def beam_search(
     with evaluation_mode(model):
         src_mask = model.source_mask(src)                               # (B, 1, 1, S)
         memory = model.encode(src, src_mask)                            # (B, S, D)
-        memory = memory.repeat_interleave(K, dim=0)                     # (B*K, S, D): row b*K + k
-        src_mask = src_mask.repeat_interleave(K, dim=0)                 # (B*K, 1, 1, S)
+        decoder = StepDecoder(model, memory, src_mask, bos_id, use_cache, repeats=K)   # rows b*K + k
         tokens = torch.full((batch, K, 1), bos_id, dtype=torch.long, device=device)    # (B, K, 1)
         # Only beam 0 is alive at first; the others start at -inf so that the first step does not
         # fill the beam with K copies of the same prefix.
         log_probs = torch.full((batch, K), NEG_INF, device=device)      # (B, K)
         log_probs[:, 0] = 0.0
-        arange_k = torch.arange(K, device=device)
 
+        active = torch.arange(batch, device=device)                     # (A,) sentences still searching
         for step in range(1, max_len + 1):
-            active = torch.tensor([b for b in range(batch) if not done[b]], dtype=torch.long, device=device)
             A = active.numel()
-            rows = (active[:, None] * K + arange_k).reshape(-1)         # (A*K,) rows of memory
-            prefix = tokens[active].reshape(A * K, step)                # (A*K, t)
-            next_lp = next_token_logits(model, memory[rows], src_mask[rows], prefix, bos_id)
-            next_lp = next_lp.log_softmax(dim=-1)                       # (A*K, V)
+            prefix = tokens[active].reshape(A * K, step)                # (A*K, t): row a*K + k
+            next_lp = decoder.logits(prefix).log_softmax(dim=-1)        # (A*K, V)
             vocab = next_lp.shape[-1]
             candidates = log_probs[active][:, :, None] + next_lp.view(A, K, vocab)   # (A, K, V)
             width = min(2 * K, K * vocab)
@@ -401,6 +470,10 @@ def beam_search(
                 trace.append(BeamStep(step, tokens.clone(), log_probs.clone(), [list(f) for f in finished], list(done)))
             if all(done):
                 break
+            # The next step's rows: for each sentence still searching, the beams its prefixes extend.
+            going_on = torch.tensor([a for a, b in enumerate(active.tolist()) if not done[b]], device=device)
+            decoder.select((going_on[:, None] * K + new_beam[going_on]).reshape(-1))   # (A'*K,)
+            active = active[going_on]
 
     best_hyps = [max(f, key=lambda h: h.score) for f in finished]
     hyps = [h.tokens for h in best_hyps]

@@ -4,8 +4,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from transformer_book.encoder_decoder.decoder import Decoder, DecoderLayer
-from transformer_book.pieces.embeddings import Embeddings, PositionalEncoding
+from transformer_book.encoder_decoder.decoder import Decoder, DecoderCache, DecoderLayer
+from transformer_book.pieces.embeddings import Embeddings, LearnedPositionalEncoding, PositionalEncoding
 from transformer_book.encoder_decoder.encoder import Encoder, EncoderLayer
 from transformer_book.pieces.masks import causal_mask, padding_mask
 from transformer_book.common.validation import check_int, check_probability
@@ -65,6 +65,25 @@ class EncoderDecoder(nn.Module):
         """Decoder states ``(B, T, D)`` for the target prefix ``tgt`` ``(B, T)``."""
         tgt_mask = self.target_mask(tgt) if tgt_mask is None else tgt_mask
         return self.decoder(self.tgt_embed(tgt), memory, tgt_mask, src_mask)
+
+    def start_decoding(self, memory: torch.Tensor, src_mask: torch.Tensor, repeats: int = 1) -> DecoderCache:
+        """A key-value cache for decoding from the encoder output ``memory`` ``(B, S, D)`` with its
+        ``(B, 1, 1, S)`` ``src_mask``: the cross-attention keys and values, computed once; ``repeats``
+        prefixes (beams) per sentence (see ``Decoder.start_cache``)."""
+        return self.decoder.start_cache(memory, src_mask, repeats)
+
+    def decode_step(self, cache: DecoderCache, tokens: torch.Tensor) -> torch.Tensor:
+        """Decoder states ``(N, T, D)`` for the next ``T`` target tokens ``tokens`` ``(N, T)`` of each
+        prefix, the ``cache.length`` before them being in ``cache`` (which grows by ``T``): the same
+        states as ``decode`` on the whole prefix gives at those positions. Needs the target embedding
+        that ``make_model`` builds (token embedding, then positions, which continue at ``cache.length``)."""
+        if not (isinstance(self.tgt_embed, nn.Sequential) and len(self.tgt_embed) == 2
+                and isinstance(self.tgt_embed[1], (PositionalEncoding, LearnedPositionalEncoding))):
+            raise TypeError("decode_step needs tgt_embed = nn.Sequential(token embedding, positional encoding), "
+                            "as make_model builds it")
+        tokens_embedded = self.tgt_embed[0](tokens)                                 # (N, T, D)
+        x = self.tgt_embed[1](tokens_embedded, offset=cache.length)
+        return self.decoder.step(x, cache)
 
     def forward(self, src: torch.Tensor, tgt: torch.Tensor) -> torch.Tensor:
         src_mask = self.source_mask(src)

@@ -59,9 +59,10 @@ def _check_attention_mask(mask: torch.Tensor, query: torch.Tensor, key: torch.Te
     return mask
 
 
-def _hide_masked_keys(mask: torch.Tensor, key: torch.Tensor, value: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Zero the keys and values that no query may see, so that whatever they hold (even NaN)
-    cannot reach the output: the weight 0 times a NaN value would still be NaN."""
+def hide_masked_keys(mask: torch.Tensor, key: torch.Tensor, value: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Zero the keys and values ``(..., Tk, d)`` that no query may see under ``mask`` ``(..., Tq, Tk)``,
+    so that whatever they hold (even NaN) cannot reach the output: the weight 0 times a NaN value
+    would still be NaN."""
     hidden = ~mask.any(dim=-2).unsqueeze(-1)                   # (..., Tk, 1)
     return key.masked_fill(hidden, 0.0), value.masked_fill(hidden, 0.0)
 
@@ -98,6 +99,7 @@ def scaled_dot_product_attention(
     mask: torch.Tensor | None = None,
     dropout_p: float = 0.0,
     return_weights: bool = False,
+    keys_hidden: bool = False,
 ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """Scaled dot-product attention. Returns the output ``(..., Tq, d_v)``.
 
@@ -109,13 +111,17 @@ def scaled_dot_product_attention(
     ``mask`` is boolean (``True`` = may attend), ``(Tq, Tk)`` or of the scores' rank. Both paths
     give the same answer where it matters: a query that may see no key gets the output 0, and a
     key that no query may see has no influence at all, even if it holds NaN or infinity.
+    ``keys_hidden=True`` says that the caller has zeroed those keys and values already
+    (``hide_masked_keys``, as a decoder does once for its cache of the encoder output), so they
+    are not zeroed again at every call.
     """
     _check_qkv(query, key, value)
     if not isinstance(dropout_p, (int, float)) or isinstance(dropout_p, bool) or not 0.0 <= dropout_p < 1.0:
         raise ValueError(f"dropout_p must be a number in [0, 1), got {dropout_p!r}")
     if mask is not None:
         mask = _check_attention_mask(mask, query, key)
-        key, value = _hide_masked_keys(mask, key, value)
+        if not keys_hidden:
+            key, value = hide_masked_keys(mask, key, value)
     if not return_weights:
         output = F.scaled_dot_product_attention(query, key, value, attn_mask=mask, dropout_p=dropout_p)
         if mask is None:

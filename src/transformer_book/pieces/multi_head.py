@@ -83,11 +83,30 @@ class MultiHeadAttention(nn.Module):
         self._check(query, key, value)
         if mask is not None:
             check_mask(mask, query.shape[0], self.num_heads, query.shape[1], key.shape[1])
+        k, v = self.project_keys_values(key, value)                 # (B, h, Tk, d_k) each
+        return self.attend(query, k, v, mask, return_weights)
+
+    def project_keys_values(self, key: torch.Tensor, value: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The keys and values of the heads: ``key`` and ``value`` ``(B, Tk, D)`` to ``(B, h, Tk, d_k)``
+        each. A decoder computes those of the encoder output once per sentence and keeps them."""
+        return self.split_heads(self.w_k(key)), self.split_heads(self.w_v(value))
+
+    def attend(
+        self,
+        query: torch.Tensor,
+        k: torch.Tensor,
+        v: torch.Tensor,
+        mask: torch.Tensor | None = None,
+        return_weights: bool = False,
+        keys_hidden: bool = False,
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """Attend from ``query`` ``(B, Tq, D)`` to keys and values already projected into heads,
+        ``(B, h, Tk, d_k)`` each (by ``project_keys_values``); the rest as ``forward``, whose checks
+        this skips: it runs at every step of decoding. ``keys_hidden``: see
+        ``attention.scaled_dot_product_attention``."""
         q = self.split_heads(self.w_q(query))                      # (B, h, Tq, d_k)
-        k = self.split_heads(self.w_k(key))                        # (B, h, Tk, d_k)
-        v = self.split_heads(self.w_v(value))                      # (B, h, Tk, d_k)
         dropout_p = self.dropout if self.training else 0.0
-        result = scaled_dot_product_attention(q, k, v, mask, dropout_p, return_weights)
+        result = scaled_dot_product_attention(q, k, v, mask, dropout_p, return_weights, keys_hidden)
         heads, weights = result if return_weights else (result, None)
         output = self.w_o(self.merge_heads(heads))                 # (B, Tq, D)
         return (output, weights) if return_weights else output
