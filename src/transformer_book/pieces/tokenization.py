@@ -78,6 +78,7 @@ def train_bpe(
     vocab_size: int,
     special_tokens: Sequence[str] = SPECIAL_TOKENS,
     min_frequency: int = 2,
+    individual_digits: bool = False,
 ) -> Tokenizer:
     """Train a byte-pair-encoding tokenizer with the ``tokenizers`` library.
 
@@ -87,24 +88,33 @@ def train_bpe(
     characters (they become ``[UNK]``); chapter 2 shows each case.
     The special tokens get the first ids, in the order given (``[PAD]`` is 0).
 
+    ``individual_digits=True`` splits every digit off as a piece of its own before BPE runs, so
+    ``"2024"`` is always the four tokens ``2 0 2 4`` and never merged into ``"20"`` or ``"2024"``
+    (what a model that writes numbers digit by digit needs). The default, False, leaves the
+    tokenizer exactly as it was without the option.
+
     Refused: ``texts`` that is a single string (it would train on its characters one by one),
     holds a non-string, or is empty or all empty strings (``ValueError``); special tokens that
     are not a list or tuple of distinct non-empty strings; a ``vocab_size`` with no room beyond
-    them; a negative ``min_frequency``.
+    them; a negative ``min_frequency``; an ``individual_digits`` that is not a bool.
     """
     texts = CheckedTexts(texts)
     check_special_tokens(special_tokens)
     check_int("vocab_size", vocab_size, minimum=None)
     check_int("min_frequency", min_frequency, 0)
+    if not isinstance(individual_digits, bool):
+        raise TypeError(f"individual_digits must be True or False, got {individual_digits!r}")
     if vocab_size <= len(special_tokens):
         raise ValueError(
             f"vocab_size={vocab_size} leaves no room beyond the {len(special_tokens)} special tokens"
         )
     tokenizer = Tokenizer(models.BPE(unk_token="[UNK]" if "[UNK]" in special_tokens else None))
-    # Spaces become a word-initial marker, and punctuation is split off into tokens of its own.
-    tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
-        [pre_tokenizers.Metaspace(), pre_tokenizers.Punctuation()]
-    )
+    # Spaces become a word-initial marker, and punctuation is split off into tokens of its own
+    # (and, on request, each digit).
+    steps = [pre_tokenizers.Metaspace(), pre_tokenizers.Punctuation()]
+    if individual_digits:
+        steps.append(pre_tokenizers.Digits(individual_digits=True))
+    tokenizer.pre_tokenizer = pre_tokenizers.Sequence(steps)
     tokenizer.decoder = decoders.Metaspace()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,
