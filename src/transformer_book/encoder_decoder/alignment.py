@@ -107,6 +107,20 @@ def _overlaps(span: Span | None, gold: set[Span]) -> bool:
     return span is not None and any(span[0] < end and start < span[1] for start, end in gold)
 
 
+def _peaks(model: nn.Module, tokenizer: Tokenizer, sources: list[str], target_ids: list[list[int]],
+           average_heads: bool) -> torch.Tensor:
+    """``(B, L, H, T)``: the source position that each head's cross-attention weighs most, for
+    each decoder position of ``BOS + target_ids`` (teacher forcing), on the CPU."""
+    device = next(model.parameters()).device
+    src = encode_sources(tokenizer, sources, model.pad_id).to(device)                   # (B, S)
+    tgt_in = pad_sequences([[BOS_ID] + ids for ids in target_ids], model.pad_id).to(device)  # (B, T)
+    with torch.no_grad():
+        cross = torch.stack(attention_maps(model, src, tgt_in).cross, dim=1)   # (B, L, H, T, S)
+    if average_heads:
+        cross = cross.mean(dim=2, keepdim=True)                                 # (B, L, 1, T, S)
+    return cross.argmax(dim=-1).cpu()
+
+
 def alignment_hits(
     model: nn.Module,
     tokenizer: Tokenizer,
@@ -140,24 +154,19 @@ def alignment_hits(
         raise TypeError(f"average_heads must be True or False, got {average_heads!r}")
     check_int("batch_size", batch_size)
     targets = _targets(tokenizer, pairs, spans_of)
-    device = next(model.parameters()).device
     shift = 0 if query == "predicts" else 1
     hits = []
     for start in range(0, len(pairs), batch_size):
         chunk = range(start, min(start + batch_size, len(pairs)))
-        src = encode_sources(tokenizer, [pairs[i][0] for i in chunk], model.pad_id).to(device)  # (B, S)
-        tgt_in = pad_sequences([[BOS_ID] + targets[i][0] for i in chunk], model.pad_id).to(device)  # (B, T)
-        cross = torch.stack(attention_maps(model, src, tgt_in).cross, dim=1)   # (B, L, H, T, S)
-        if average_heads:
-            cross = cross.mean(dim=2, keepdim=True)                             # (B, L, 1, T, S)
-        peaks = cross.argmax(dim=-1).cpu()                                      # (B, L, H, T)
+        peaks = _peaks(model, tokenizer, [pairs[i][0] for i in chunk], [targets[i][0] for i in chunk],
+                       average_heads)                                           # (B, L, H, T)
         for row, i in enumerate(chunk):
             source_spans = token_spans(tokenizer, pairs[i][0]) + [None]         # EOS covers nothing
             for position, gold in enumerate(targets[i][1]):
                 if gold:
                     peak = peaks[row, :, :, position + shift].tolist()           # (L, H)
-                    hits.append(torch.tensor([[_overlaps(source_spans[s], gold) for s in heads]
-                                              for heads in peak]))
+                    hits.append(torch.tensor([[s < len(source_spans) and _overlaps(source_spans[s], gold)
+                                               for s in heads] for heads in peak]))
     if not hits:
         raise ValueError("no target token of pairs has a gold span: nothing to score (check spans_of)")
     return torch.stack(hits)
