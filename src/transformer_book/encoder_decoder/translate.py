@@ -186,8 +186,9 @@ def prepare_data(
 
     The tokenizer (one BPE vocabulary of ``config.vocab_size`` for both languages) is trained on
     the TRAINING split only, unless one is passed in; for the number task each digit is a token
-    of its own (``individual_digits``), so that the model writes numbers digit by digit. ``encoded[name]`` holds the token ids of
-    ``splits[name]``, aligned with it, truncated to ``config.max_len`` tokens.
+    of its own (``individual_digits``), so that the model writes numbers digit by digit.
+    ``encoded[name]`` holds the token ids of ``splits[name]``, aligned with it, truncated to
+    ``config.max_len`` tokens.
     """
     splits = load_splits(config)
     if tokenizer is None:
