@@ -8,7 +8,7 @@ from transformer_book.encoder_decoder.batching import EOS_ID, decode_ids, train_
 from transformer_book.common.checks import RTOL, assert_close
 from transformer_book.data.numbers import number_pairs
 from transformer_book.encoder_decoder.decoding import beam_search, greedy_decode, hypotheses, score_hypotheses
-from transformer_book.encoder_decoder.evaluation import corpus_scores, encode_sources, translate_sentences
+from transformer_book.encoder_decoder.evaluation import corpus_scores, encode_sources, exact_match, translate_sentences
 from transformer_book.encoder_decoder.model import make_model
 
 
@@ -113,3 +113,17 @@ def test_encode_sources(tiny_translator):
         assert row[: len(ids)] == ids and all(t == 0 for t in row[len(ids):])
     with pytest.raises(ValueError, match="no sentences"):
         encode_sources(tokenizer, [])
+
+
+def test_exact_match_counts_whole_strings(tiny_translator):
+    model, tokenizer, sentences = tiny_translator
+    outputs = translate_sentences(model, tokenizer, sentences, max_len=8)
+    right = [(source, output) for source, output in zip(sentences, outputs)]
+    wrong = [(source, output + "0") for source, output in zip(sentences, outputs)]      # one character more
+    assert exact_match(model, tokenizer, right, max_len=8) == 1.0
+    assert exact_match(model, tokenizer, wrong, max_len=8) == 0.0
+    assert exact_match(model, tokenizer, right[:3] + wrong[3:4], max_len=8) == 0.75
+    with pytest.raises(ValueError, match="at least one"):
+        exact_match(model, tokenizer, [])
+    with pytest.raises(TypeError, match="tuples"):
+        exact_match(model, tokenizer, sentences)

@@ -154,6 +154,25 @@ def test_a_damaged_partial_run_is_reported_and_started_over(tmp_path):
     assert sorted(p.name for p in (tmp_path / key).iterdir()) == ["model.safetensors", "tokenizer.json"]
 
 
+def test_a_schedule_replaces_the_learning_rate_and_needs_use_cache_false(tmp_path):
+    peak = TINY.d_model ** -0.5 * TINY.warmup ** -0.5 * TINY.lr_factor
+
+    def no_warmup(n):                  # the peak rate from the first update, then the same decay
+        return TINY.lr_factor * TINY.d_model ** -0.5 * max(n, TINY.warmup) ** -0.5
+
+    _, _, _, plain = train_translator(TINY, use_cache=False, device="cpu", progress=False)
+    _, _, _, flat = train_translator(TINY, use_cache=False, device="cpu", progress=False, schedule=no_warmup)
+    assert flat.lr == [no_warmup(n) for n in flat.steps]
+    assert flat.lr[0] == pytest.approx(peak) and plain.lr[0] < peak / 2
+    assert flat.lr[TINY.warmup - 1 :] == pytest.approx(plain.lr[TINY.warmup - 1 :])   # the same after the warm-up
+    assert flat.train_loss != plain.train_loss
+    with pytest.raises(ValueError, match="use_cache=False"):
+        train_translator(TINY, cache_dir=tmp_path, device="cpu", progress=False, schedule=no_warmup)
+    with pytest.raises(ValueError, match="function"):
+        train_translator(TINY, use_cache=False, device="cpu", progress=False, schedule=0.001)
+    assert not any(tmp_path.iterdir())
+
+
 def _train_in_subprocess(cache_dir: str) -> float:
     torch.set_num_threads(1)
     _, _, _, history = train_translator(TINY, cache_dir=cache_dir, device="cpu", progress=False)

@@ -1,4 +1,5 @@
-"""Scoring translations: corpus BLEU and chrF with sacreBLEU, and translating sentences in batches.
+"""Scoring translations: corpus BLEU and chrF with sacreBLEU, translating sentences in batches, and
+the exact-match rate of a task with one right answer (the number task).
 
 sacreBLEU is used only through its metric classes on strings we pass in; it never downloads a
 test set here. Both metrics compare each hypothesis with one reference translation and report a
@@ -147,3 +148,22 @@ def translate_sentences(
             if return_scores:
                 scores[i] = chunk_scores[j]
     return (outputs, scores) if return_scores else outputs
+
+
+def exact_match(
+    model: nn.Module,
+    tokenizer: Tokenizer,
+    pairs: Sequence[tuple[str, str]],
+    beam_size: int = 1,
+    max_len: int | None = None,
+) -> float:
+    """The fraction of ``(source, reference)`` pairs whose translation (``translate_sentences``
+    with ``beam_size`` and ``max_len``) is exactly the reference string."""
+    pairs = list(pairs)
+    if len(pairs) == 0:
+        raise ValueError("exact_match needs at least one (source, reference) pair")
+    if not all(isinstance(pair, tuple) and len(pair) == 2 for pair in pairs):
+        raise TypeError("pairs must be (source, reference) tuples")
+    references = _as_texts("references", [reference for _, reference in pairs])
+    outputs = translate_sentences(model, tokenizer, [source for source, _ in pairs], beam_size=beam_size, max_len=max_len)
+    return sum(output == reference for output, reference in zip(outputs, references)) / len(pairs)

@@ -22,7 +22,7 @@ import time
 import warnings
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import torch
 from tokenizers import Tokenizer
@@ -32,7 +32,7 @@ from transformer_book.encoder_decoder.batching import (PAD_ID, EncodedPair, Batc
 from transformer_book.encoder_decoder.model import EncoderDecoder, make_model
 from transformer_book.common.checkpoints import (CheckpointError, atomic_write, load_checkpoint,
     read_checkpoint_metadata, save_checkpoint)
-from transformer_book.encoder_decoder.training import History, fit
+from transformer_book.encoder_decoder.training import History, fit, make_optimizer
 from transformer_book.common.utils import book_profile, pick_device, seed_everything
 from transformer_book.common.validation import check_number
 
@@ -293,6 +293,7 @@ def train_translator(
     amp: bool | None = None,
     progress: bool = True,
     use_cache: bool = True,
+    schedule: Callable[[int], float] | None = None,
 ) -> tuple[EncoderDecoder, Tokenizer, dict[str, list[tuple[str, str]]], History]:
     """Train a translator for ``config`` (``TranslatorConfig.for_profile()`` when None), or load the
     one trained before, and return ``(model, tokenizer, splits, history)``.
@@ -301,13 +302,19 @@ def train_translator(
     is cached in ``cache_dir/<key>/`` (``default_cache_dir()`` when None), where ``<key>`` is
     ``cache_key(config, splits)``; training itself checkpoints after each epoch there and resumes
     from that checkpoint if it was interrupted. ``use_cache=False`` trains without reading or
-    writing the cache. ``amp``: mixed precision, as in ``training.fit``.
+    writing the cache. ``amp``: mixed precision, as in ``training.fit``. ``schedule``: the learning
+    rate of update n (n = 1, 2, ...) in place of ``transformer_lr(n, config.d_model,
+    config.warmup, config.lr_factor)``; only with ``use_cache=False``, since the cache key cannot
+    tell one function from another.
     """
     config = TranslatorConfig.for_profile() if config is None else config
+    if schedule is not None and (use_cache or not callable(schedule)):
+        raise ValueError("schedule must be a function of the update number, and it needs use_cache=False "
+                         "(the cache key records the config, not a function)")
     device = pick_device() if device is None else torch.device(device)
     splits = load_splits(config)
     if not use_cache:
-        model, tokenizer, history, _ = _train(config, None, device, amp, progress)
+        model, tokenizer, history, _ = _train(config, None, device, amp, progress, schedule)
         return model, tokenizer, splits, history
     folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     folder = folder / cache_key(config, splits)
@@ -331,10 +338,15 @@ def _discard(path: Path, why: str) -> None:
     path.unlink(missing_ok=True)
 
 
-def _train(config: TranslatorConfig, folder: Path | None, device: torch.device, amp: bool | None, progress: bool):
+def _train(config: TranslatorConfig, folder: Path | None, device: torch.device, amp: bool | None, progress: bool,
+           schedule: Callable[[int], float] | None = None):
     tokenizer, splits, encoded = prepare_data(config)
     batches = make_split_batches(config, encoded)
     model = build_model(config, tokenizer.get_vocab_size())
+    optimizer = scheduler = None
+    if schedule is not None:
+        optimizer = make_optimizer(model)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda updates_done: schedule(updates_done + 1))
     extra = {"config": config.to_dict(), "cache_version": CACHE_VERSION}
     partial = None
     if folder is not None:
@@ -350,7 +362,8 @@ def _train(config: TranslatorConfig, folder: Path | None, device: torch.device, 
     history = fit(
         model, batches["train"], batches["valid"], config.epochs,
         warmup=config.warmup, factor=config.lr_factor, smoothing=config.smoothing,
-        clip_norm=config.clip_norm, device=device, amp=amp, checkpoint_path=partial,
+        clip_norm=config.clip_norm, optimizer=optimizer, scheduler=scheduler, device=device, amp=amp,
+        checkpoint_path=partial,
         resume=partial is not None, extra=extra, seed=config.seed, progress=progress,
     )
     extra["train_seconds"] = time.perf_counter() - start
