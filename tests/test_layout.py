@@ -15,8 +15,9 @@ MAY_IMPORT = {
     "encoder_decoder": {"common", "data", "pieces"},
     "bert": {"common", "data", "pieces", "encoder_decoder"},
     "gpt": {"common", "data", "pieces", "encoder_decoder"},
+    "llama": {"common", "data", "pieces", "encoder_decoder", "gpt"},
 }
-PARTS = {"pieces": "Part I", "encoder_decoder": "Part II", "bert": "Part III", "gpt": "Part III"}
+PARTS = {"pieces": "Part I", "encoder_decoder": "Part II", "bert": "Part III", "gpt": "Part III", "llama": "Part IV"}
 
 
 def module_name(path: Path) -> str:

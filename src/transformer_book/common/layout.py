@@ -3,7 +3,9 @@
 ``MAY_IMPORT`` says which folders each folder may import from besides itself: the shared machinery
 (``common``) imports nothing of the book, the loaders (``data``) only ``common``, Part I (``pieces``)
 both, Part II (``encoder_decoder``) all of those, and Part III's two families (``bert``, ``gpt``)
-everything before them but not each other. So no import cycle can run across folders.
+everything before them but not each other, and Part IV (``llama``) everything before it: the
+modern decoder is GPT's with four pieces swapped in, and it reuses GPT's cache and generation. So
+no import cycle can run across folders.
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "encoder_decoder": frozenset({"common", "data", "pieces"}),
     "bert": frozenset({"common", "data", "pieces", "encoder_decoder"}),
     "gpt": frozenset({"common", "data", "pieces", "encoder_decoder"}),
+    "llama": frozenset({"common", "data", "pieces", "encoder_decoder", "gpt"}),
 }
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import torch
 
 from transformer_book.common.sampling import check_sampling, evaluation_mode, sampling_probs
-from transformer_book.gpt.model import GPT, GPTConfig, KVCache
+from transformer_book.gpt.model import GPT, KVCache, check_decoder_config
 from transformer_book.common.validation import check_bool, check_int, check_number, check_token_ids
 
 
@@ -58,8 +58,12 @@ def _check_generate(model: GPT, idx: torch.Tensor, max_new_tokens: int, temperat
                     greedy: bool, top_k: int | None, top_p: float | None, stop_token: int | None,
                     generator: torch.Generator | None, use_cache: bool, return_logits: bool) -> None:
     config = getattr(model, "config", None)
-    if not isinstance(config, GPTConfig) or not callable(model):
-        raise TypeError(f"model must be a GPT, got {type(model).__name__}")
+    try:
+        check_decoder_config(config)
+    except TypeError:
+        raise TypeError(f"model must be a GPT or a Llama, got {type(model).__name__}") from None
+    if not callable(model):
+        raise TypeError(f"model must be a GPT or a Llama, got {type(model).__name__}")
     check_token_ids("idx", idx, None, 2)
     if idx.shape[0] == 0 or idx.shape[1] == 0:
         raise ValueError(f"idx must hold at least one prompt of at least one token, got shape {tuple(idx.shape)}")
@@ -135,7 +139,8 @@ def generate(
     with evaluation_mode(model):
         cache = None
         if use_cache and idx.shape[1] <= block_size:
-            cache = KVCache(model.config, idx.shape[0], device=idx.device,
+            max_len = min(block_size, idx.shape[1] + max(max_new_tokens, 1))   # no more than it will hold
+            cache = KVCache(model.config, idx.shape[0], max_len, device=idx.device,
                             dtype=next(model.parameters()).dtype)
         tokens, chosen_logits = idx, []
         done = torch.zeros(idx.shape[0], dtype=torch.bool, device=idx.device)

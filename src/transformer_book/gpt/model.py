@@ -59,6 +59,15 @@ class GPTConfig:
         if not isinstance(self.activation, str) or self.activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {self.activation!r}")
 
+    @property
+    def n_kv_head(self) -> int:
+        """Key-value heads: as many as query heads (Part IV's decoder shares them among groups)."""
+        return self.n_head
+
+    @property
+    def head_dim(self) -> int:
+        return self.n_embd // self.n_head
+
 
 class LayerCache:
     """One layer's cached keys and values, ``(B, H, max_len, d_k)`` each, filled up to ``length``.
@@ -98,19 +107,30 @@ class LayerCache:
                              f"got {getattr(k, 'shape', type(k).__name__)} and {getattr(v, 'shape', type(v).__name__)}")
 
 
+DECODER_CONFIG_FIELDS = ("vocab_size", "block_size", "n_layer", "n_kv_head", "head_dim")
+
+
+def check_decoder_config(config: object) -> None:
+    """Raise TypeError unless ``config`` describes a decoder whose cache ``KVCache`` can hold: a
+    ``GPTConfig`` or Part IV's ``LlamaConfig`` (anything with ``DECODER_CONFIG_FIELDS``)."""
+    missing = [name for name in DECODER_CONFIG_FIELDS if not hasattr(config, name)]
+    if missing:
+        raise TypeError(f"config must be a GPTConfig or a LlamaConfig, got {type(config).__name__} "
+                        f"without {missing}")
+
+
 class KVCache:
-    """The key-value cache of a whole model: one ``LayerCache`` per layer, all of the same length."""
+    """The key-value cache of a whole model: one ``LayerCache`` per layer, all of the same length,
+    each with the config's ``n_kv_head`` heads of ``head_dim`` numbers."""
 
     def __init__(self, config: GPTConfig, batch: int, max_len: int | None = None,
                  dtype: torch.dtype = torch.float32, device: torch.device | str | None = None) -> None:
-        if not isinstance(config, GPTConfig):
-            raise TypeError(f"config must be a GPTConfig, got {type(config).__name__}")
+        check_decoder_config(config)
         check_int("batch", batch)
         max_len = config.block_size if max_len is None else check_int("max_len", max_len)
         if not 1 <= max_len <= config.block_size:
             raise ValueError(f"max_len must be in [1, block_size={config.block_size}], got {max_len}")
-        d_k = config.n_embd // config.n_head
-        self.layers = [LayerCache(batch, config.n_head, max_len, d_k, dtype, device)
+        self.layers = [LayerCache(batch, config.n_kv_head, max_len, config.head_dim, dtype, device)
                        for _ in range(config.n_layer)]
         self.max_len = max_len
 
