@@ -253,7 +253,7 @@ class GPT(nn.Module):
     def forward(self, idx: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
         check_token_ids("idx", idx, self.config.vocab_size, 2)
         if cache is not None:
-            self._check_cache(cache, idx.shape[0])
+            check_cache(cache, self.config, idx.shape[0])
         if idx.dtype not in (torch.int64, torch.int32):
             idx = idx.long()                                   # int8, int16, uint8: nn.Embedding wants these
         offset = 0 if cache is None else cache.length
@@ -267,15 +267,19 @@ class GPT(nn.Module):
             x = block(x, None if cache is None else cache.layers[index])
         return self.head(self.final_norm(x))                              # (B, T, V)
 
-    def _check_cache(self, cache: KVCache, batch: int) -> None:
-        if not isinstance(cache, KVCache):
-            raise TypeError(f"cache must be a KVCache or None, got {type(cache).__name__}")
-        keys, c = cache.layers[0].keys, self.config
-        if len(cache.layers) != c.n_layer or keys.shape[1] != c.n_head or keys.shape[3] != c.n_embd // c.n_head:
-            raise ValueError(f"cache was made for another model: {len(cache.layers)} layers of {tuple(keys.shape)}, "
-                             f"this one has {c.n_layer} layers, {c.n_head} heads of {c.n_embd // c.n_head}")
-        if keys.shape[0] != batch:
-            raise ValueError(f"cache holds a batch of {keys.shape[0]}, idx has {batch} rows")
+
+def check_cache(cache: KVCache, config, batch: int) -> int:
+    """Raise unless ``cache`` is a ``KVCache`` made for a model of ``config`` (its layers, key-value
+    heads and head size) and a batch of ``batch`` rows; return its length (the next position)."""
+    if not isinstance(cache, KVCache):
+        raise TypeError(f"cache must be a KVCache or None, got {type(cache).__name__}")
+    keys, c = cache.layers[0].keys, config
+    if len(cache.layers) != c.n_layer or keys.shape[1] != c.n_kv_head or keys.shape[3] != c.head_dim:
+        raise ValueError(f"cache was made for another model: {len(cache.layers)} layers of {tuple(keys.shape)}, "
+                         f"this one has {c.n_layer} layers, {c.n_kv_head} key-value heads of {c.head_dim}")
+    if keys.shape[0] != batch:
+        raise ValueError(f"cache holds a batch of {keys.shape[0]}, idx has {batch} rows")
+    return cache.length
 
 
 def gpt2_small_config(**changes) -> GPTConfig:

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from transformer_book.common.validation import check_bool, check_int, check_number, check_token_ids
-from transformer_book.gpt.model import KVCache, LayerCache
+from transformer_book.gpt.model import KVCache, LayerCache, check_cache
 from transformer_book.llama.rotary import LAYOUTS, apply_rotary, rotary_cos_sin
 from transformer_book.pieces.attention import scaled_dot_product_attention
 
@@ -195,7 +195,7 @@ class Llama(nn.Module):
 
     def forward(self, idx: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
         check_token_ids("idx", idx, self.config.vocab_size, 2)
-        offset = 0 if cache is None else self._check_cache(cache, idx.shape[0])
+        offset = 0 if cache is None else check_cache(cache, self.config, idx.shape[0])
         if offset + idx.shape[1] > self.config.block_size:
             raise ValueError(f"{offset} cached + {idx.shape[1]} new tokens exceed block_size={self.config.block_size}")
         positions = torch.arange(offset, offset + idx.shape[1], device=idx.device)
@@ -204,17 +204,6 @@ class Llama(nn.Module):
         for index, block in enumerate(self.blocks):
             x = block(x, cos, sin, None if cache is None else cache.layers[index])
         return self.head(self.final_norm(x))                                    # (B, T, V)
-
-    def _check_cache(self, cache: KVCache, batch: int) -> int:
-        if not isinstance(cache, KVCache):
-            raise TypeError(f"cache must be a KVCache or None, got {type(cache).__name__}")
-        keys, c = cache.layers[0].keys, self.config
-        if len(cache.layers) != c.n_layer or keys.shape[1] != c.n_kv_head or keys.shape[3] != c.head_dim:
-            raise ValueError(f"cache was made for another model: {len(cache.layers)} layers of {tuple(keys.shape)}, "
-                             f"this one has {c.n_layer} layers, {c.n_kv_head} key-value heads of {c.head_dim}")
-        if keys.shape[0] != batch:
-            raise ValueError(f"cache holds a batch of {keys.shape[0]}, idx has {batch} rows")
-        return cache.length
 
 
 def kv_cache_bytes_per_token(config: LlamaConfig, bytes_per_number: int = 4) -> int:
