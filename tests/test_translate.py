@@ -189,6 +189,16 @@ def test_two_processes_training_at_once_share_one_intact_cache(tmp_path):
     assert _train_in_subprocess(str(tmp_path)) == results[0]
 
 
+def test_a_cuda_device_gets_the_papers_base_size_in_the_full_profile():
+    cpu = TranslatorConfig.for_profile("full")
+    assert TranslatorConfig.for_profile("full", device="cpu") == cpu == TranslatorConfig.for_profile("full", device=None)
+    gpu = TranslatorConfig.for_profile("full", device="cuda")
+    assert (gpu.d_model, gpu.N, gpu.d_ff, gpu.h) == (512, 6, 2048, 8) and gpu != cpu
+    assert TranslatorConfig.for_profile("full", device=torch.device("cuda", 0)) == gpu
+    assert TranslatorConfig.for_profile("quick", device="cuda") == TranslatorConfig.for_profile("quick")
+    assert cache_key(gpu, {"train": [("a", "b")]}) != cache_key(cpu, {"train": [("a", "b")]})
+
+
 def test_numbers_task_profiles(monkeypatch):
     full, quick = TranslatorConfig.numbers_task("full"), TranslatorConfig.numbers_task("quick")
     for config in (full, quick):
