@@ -53,6 +53,12 @@ def _open(path: str | os.PathLike):
     return path, _gguf().GGUFReader(path)
 
 
+def _metadata(reader) -> dict[str, object]:
+    """Every key-value field of an open ``GGUFReader``, decoded (the reader's own ``GGUF.*``
+    header fields left out)."""
+    return {name: field.contents() for name, field in reader.fields.items() if not name.startswith("GGUF.")}
+
+
 def config_from_gguf_metadata(metadata: dict[str, object], tensor_names: set[str]) -> LlamaConfig:
     """The ``LlamaConfig`` of a GGUF file's ``llama.*`` metadata; the head is tied when the file has
     no ``output.weight``. Refused (ValueError): another architecture, or a rotary part of the head
@@ -87,7 +93,7 @@ def config_from_gguf_metadata(metadata: dict[str, object], tensor_names: set[str
 def read_gguf(path: str | os.PathLike) -> GGUFContents:
     """The metadata, tensor types and configuration of the GGUF file at ``path`` (no weights)."""
     path, reader = _open(path)
-    metadata = {name: field.contents() for name, field in reader.fields.items() if not name.startswith("GGUF.")}
+    metadata = _metadata(reader)
     types = {tensor.name: tensor.tensor_type.name for tensor in reader.tensors}
     return GGUFContents(path, metadata, types, config_from_gguf_metadata(metadata, set(types)))
 
@@ -100,8 +106,7 @@ def load_gguf(path: str | os.PathLike, rope_layout: str = "half") -> Llama:
     if rope_layout not in LAYOUTS:
         raise ValueError(f"rope_layout must be one of {LAYOUTS}, got {rope_layout!r}")
     path, reader = _open(path)
-    metadata = {name: field.contents() for name, field in reader.fields.items() if not name.startswith("GGUF.")}
-    config = config_from_gguf_metadata(metadata, {tensor.name for tensor in reader.tensors})
+    config = config_from_gguf_metadata(_metadata(reader), {tensor.name for tensor in reader.tensors})
     config = dataclasses.replace(config, rope_layout=rope_layout)
     dequantize = _gguf().quants.dequantize
     tensors = {}
