@@ -23,6 +23,10 @@ $(STAMP): pyproject.toml constraints.txt
 	test -e /usr/share/trans/de-en || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
 	  { apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq trans-de-en >/dev/null; }; } || \
 	  echo "trans-de-en is not installed: install it (sudo apt-get install trans-de-en) for Part II"
+	@# WordNet 3.0 for METEOR's synonyms (Appendix B) comes from Debian's wordnet-base.
+	test -e /usr/share/wordnet/data.noun || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  { apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wordnet-base >/dev/null; }; } || \
+	  echo "wordnet-base is not installed: install it (sudo apt-get install wordnet-base) for Appendix B"
 	@# The architecture diagrams are drawn at build time by Graphviz's dot (Debian's graphviz).
 	command -v dot >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
 	  { apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz >/dev/null; }; } || \
