@@ -20,6 +20,8 @@ import yaml
 
 BOOK = Path(__file__).resolve().parents[1] / "book"
 CHAPTERS = sorted(BOOK.glob("ch*.md"))
+# An appendix (a glossary, a syllabus) need not have exercises; one that has them follows the convention.
+APPENDICES = sorted(BOOK.glob("appendix_*.md"))
 
 SOLUTION_TAGS = {"remove-cell", "hide-input"}   # or no tag at all
 # nbval skips these cells or lets them fail: a solution there would never be checked.
@@ -204,6 +206,13 @@ def problems_of(text: str) -> list[str]:
 def test_every_exercise_has_a_check_and_a_solution_that_runs(chapter: Path) -> None:
     problems = problems_of(chapter.read_text(encoding="utf-8"))
     assert not problems, f"{chapter.name}:\n  " + "\n  ".join(problems)
+
+
+@pytest.mark.parametrize("appendix", APPENDICES, ids=[path.stem for path in APPENDICES])
+def test_exercises_of_an_appendix_follow_the_convention(appendix: Path) -> None:
+    text = appendix.read_text(encoding="utf-8")
+    problems = [] if exercises_of(text) is None else problems_of(text)
+    assert not problems, f"{appendix.name}:\n  " + "\n  ".join(problems)
 
 
 def test_the_chapters_are_found() -> None:

@@ -51,7 +51,11 @@ def _toc_files() -> list[str]:
 def test_every_chapter_is_in_the_toc_and_exists():
     chapters = sorted(f"book/{p.stem}" for p in BOOK.glob("*.md") if p.stem != "index")
     assert sorted(_toc_files()) == chapters
-    assert _toc_files() == sorted(_toc_files()), "chapters appear in file-name order"
+    numbered = [name for name in _toc_files() if name.startswith("book/ch")]
+    appendices = [name for name in _toc_files() if name.startswith("book/appendix_")]
+    assert numbered + appendices == _toc_files(), "the chapters first, then the appendices"
+    assert numbered == sorted(numbered), "chapters appear in file-name order"
+    assert appendices == sorted(appendices), "appendices appear in file-name order"
 
 
 def test_chapters_are_jupytext_notebooks_with_the_colab_cell():
