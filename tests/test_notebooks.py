@@ -332,6 +332,12 @@ def test_titled_directives_keep_their_title():
     assert clean_markdown(":::{topic} Aside\nText.\n:::\n")[0] == "> **Aside**\n>\n> Text."
 
 
+def test_the_execution_table_points_to_the_website():
+    text, problems = clean_markdown("Before.\n\n```{nb-exec-table}\n```\n")
+    assert problems == [] and "{nb-exec-table}" not in text
+    assert text.startswith("Before.") and "website" in text
+
+
 def test_cleaning_is_idempotent():
     once, _ = cleaned()
     twice, problems = clean_notebook(json.loads(json.dumps(once)), glue=GLUE, resolve=resolve, macros=MACROS)

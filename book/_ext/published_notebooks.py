@@ -256,6 +256,8 @@ class _Rewriter:
             return self.glue_directive(name, argument.strip(), options, content)
         if name in ("tableofcontents", "toctree"):
             return ""
+        if name == "nb-exec-table":   # filled in by myst-nb from the whole build: only the site has it
+            return "*The table of run times, as the build of the website measured them, is on the website's page.*"
         if name in ("code", "code-block", "sourcecode"):
             return f"```{argument.strip()}\n" + "\n".join(body) + "\n```"
         if name in ("figure", "image"):
