@@ -16,8 +16,10 @@ MAY_IMPORT = {
     "bert": {"common", "data", "pieces", "encoder_decoder"},
     "gpt": {"common", "data", "pieces", "encoder_decoder"},
     "llama": {"common", "data", "pieces", "encoder_decoder", "gpt"},
+    "scaling": {"common", "data", "pieces", "encoder_decoder", "bert", "gpt", "llama"},
 }
-PARTS = {"pieces": "Part I", "encoder_decoder": "Part II", "bert": "Part III", "gpt": "Part III", "llama": "Part IV"}
+PARTS = {"pieces": "Part I", "encoder_decoder": "Part II", "bert": "Part III", "gpt": "Part III", "llama": "Part IV",
+         "scaling": "Part V"}
 
 
 def module_name(path: Path) -> str:

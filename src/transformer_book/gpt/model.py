@@ -17,6 +17,7 @@ import math
 from dataclasses import dataclass
 
 import torch
+import torch.utils.checkpoint
 import torch.nn.functional as F
 from torch import nn
 
@@ -225,6 +226,7 @@ class GPT(nn.Module):
         if not isinstance(config, GPTConfig):
             raise TypeError(f"config must be a GPTConfig, got {type(config).__name__}")
         self.config = config
+        self.activation_checkpointing = False                    # see set_activation_checkpointing
         self.token_embedding = nn.Embedding(config.vocab_size, config.n_embd)
         self.position_embedding = LearnedPositionalEncoding(config.n_embd, config.block_size, config.dropout)
         self.blocks = nn.ModuleList(GPTBlock(config) for _ in range(config.n_layer))
@@ -242,6 +244,12 @@ class GPT(nn.Module):
             nn.init.normal_(module.weight, std=self.config.init_std)
         if isinstance(module, nn.Linear) and module.bias is not None:
             nn.init.zeros_(module.bias)
+
+    def set_activation_checkpointing(self, enabled: bool) -> "GPT":
+        """Recompute each block's activations in the backward pass instead of keeping them
+        (``torch.utils.checkpoint``, Part V): less memory, one more forward pass of the blocks."""
+        self.activation_checkpointing = check_bool("enabled", enabled)
+        return self
 
     def set_fused_attention(self, fused: bool) -> "GPT":
         """Use ``F.scaled_dot_product_attention`` (True) or the step-by-step attention (False)."""
@@ -263,8 +271,12 @@ class GPT(nn.Module):
                 "crop the context to the last block_size tokens"
             )
         x = self.position_embedding(self.token_embedding(idx), offset)    # (B, T, D)
+        recompute = self.activation_checkpointing and cache is None and torch.is_grad_enabled()
         for index, block in enumerate(self.blocks):
-            x = block(x, None if cache is None else cache.layers[index])
+            if recompute:
+                x = torch.utils.checkpoint.checkpoint(block, x, use_reentrant=False)
+            else:
+                x = block(x, None if cache is None else cache.layers[index])
         return self.head(self.final_norm(x))                              # (B, T, V)
 
 
