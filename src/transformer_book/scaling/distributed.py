@@ -10,6 +10,7 @@ The same code runs on one process (no ``torchrun``: nothing is initialised), on 
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -152,7 +153,9 @@ def load_distributed_checkpoint(model: nn.Module, optimizer: torch.optim.Optimiz
         raise FileNotFoundError(f"{folder} holds no distributed checkpoint (no .metadata file)")
     model_state, optimizer_state = get_state_dict(model, optimizer)
     state = {"model": model_state, "optimizer": optimizer_state, "step": torch.tensor(0)}
-    dcp.load(state, checkpoint_id=str(folder))
+    with warnings.catch_warnings():   # one process without a process group is what we mean: no warning
+        warnings.filterwarnings("ignore", message="torch.distributed is disabled")
+        dcp.load(state, checkpoint_id=str(folder))
     set_state_dict(model, optimizer, model_state_dict=state["model"], optim_state_dict=state["optimizer"])
     return int(state["step"])
 
