@@ -148,3 +148,18 @@ def test_the_measured_peak_and_the_compiler_check():
     rate = matmul_flops_per_second(size=128, repeats=3)
     assert math.isfinite(rate) and rate > 1e6
     assert isinstance(compiler_available(), bool)
+
+
+def test_float16_with_a_gradient_scaler_trains_like_float32():
+    """The GPU recipe for float16 (autocast and torch.amp.GradScaler) run on the CPU: the scaler
+    multiplies the loss by 65,536 before the backward pass and train_step unscales before clipping."""
+    losses = {}
+    for name, dtype, scaler in (("float32", None, None), ("float16", torch.float16, torch.amp.GradScaler("cpu"))):
+        model, _, x = model_and_batch(4, 33, **CONFIGS[1])
+        optimizer = make_adamw(model, 1e-3, fused=False)
+        losses[name] = [train_step(model, optimizer, x[:, :-1], x[:, 1:], dtype=dtype, scaler=scaler)
+                        for _ in range(4)]
+        if scaler is not None:
+            assert scaler.get_scale() == 65536.0                  # no overflow, so never reduced
+    assert losses["float16"][-1] < losses["float16"][0]
+    assert losses["float16"] == pytest.approx(losses["float32"], rel=0.02)
