@@ -40,23 +40,26 @@ def state_bytes(model: nn.Module, bytes_per_number: int = 4, optimizer_moments: 
     return {**parts, "total": sum(parts.values())}
 
 
-def _storage_bytes(tensors) -> int:
-    storages = {t.untyped_storage().data_ptr(): t.untyped_storage().nbytes() for t in tensors}
-    return sum(storages.values())
+def _tensor_bytes(tensors) -> int:
+    """Bytes of ``tensors``, each distinct tensor once (a tied matrix once); a DTensor counts its
+    shard on this rank. By tensor, not storage: FSDP2's gradients are views into one flat buffer."""
+    locals_ = [t.to_local() if hasattr(t, "to_local") else t for t in tensors]
+    distinct = {(t.data_ptr(), t.numel()): t.numel() * t.element_size() for t in locals_}
+    return sum(distinct.values())
 
 
 def measured_state_bytes(model: nn.Module, optimizer: torch.optim.Optimizer) -> dict[str, int]:
     """The bytes that ``model``'s parameters, their ``.grad`` and ``optimizer``'s state tensors
-    occupy, each storage counted once (a tied matrix once). The optimizer's 0-dimensional step
-    counters are left out (one number per parameter tensor). Call it after a step."""
+    occupy on this process (for FSDP2, its shards), each tensor counted once. The optimizer's
+    0-dimensional step counters are left out (one number per parameter tensor). Call it after a step."""
     if not isinstance(optimizer, torch.optim.Optimizer):
         raise TypeError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
     parameters = [p for p in model.parameters() if p.requires_grad]
     state = [t for p in parameters for t in optimizer.state.get(p, {}).values()
              if isinstance(t, torch.Tensor) and t.dim() > 0]
-    parts = {"parameters": _storage_bytes(parameters),
-             "gradients": _storage_bytes([p.grad for p in parameters if p.grad is not None]),
-             "optimizer": _storage_bytes(state)}
+    parts = {"parameters": _tensor_bytes(parameters),
+             "gradients": _tensor_bytes([p.grad for p in parameters if p.grad is not None]),
+             "optimizer": _tensor_bytes(state)}
     return {**parts, "total": sum(parts.values())}
 
 

@@ -20,6 +20,7 @@ from torch import nn
 from torch.utils.data import DistributedSampler
 
 from transformer_book.common.validation import check_int
+from transformer_book.scaling.accounting import measured_state_bytes
 
 STRATEGIES = ("none", "ddp", "fsdp")
 
@@ -97,23 +98,6 @@ def wrap_model(model: nn.Module, strategy: str, run: DistributedRun) -> nn.Modul
 
 def _local(tensor: torch.Tensor) -> torch.Tensor:
     return tensor.to_local() if hasattr(tensor, "to_local") else tensor      # a DTensor's shard on this rank
-
-
-def local_state_bytes(model: nn.Module, optimizer: torch.optim.Optimizer) -> dict[str, int]:
-    """Bytes of the parameters, gradients and optimizer moments that this rank holds (for FSDP2,
-    its shards), each storage counted once; the optimizer's step counters left out."""
-    parameters = [p for p in model.parameters() if p.requires_grad]
-
-    def size(tensors) -> int:   # by tensor, not storage: FSDP2's gradients are views into one flat buffer
-        distinct = {(local.data_ptr(), local.numel()): local.numel() * local.element_size()
-                    for local in map(_local, tensors)}
-        return sum(distinct.values())
-
-    parts = {"parameters": size(parameters),
-             "gradients": size([p.grad for p in parameters if p.grad is not None]),
-             "optimizer": size([t for p in parameters for t in optimizer.state.get(p, {}).values()
-                                if isinstance(t, torch.Tensor) and t.dim() > 0])}
-    return {**parts, "total": sum(parts.values())}
 
 
 def full_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:

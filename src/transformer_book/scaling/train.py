@@ -24,9 +24,10 @@ from transformer_book.common.validation import check_int
 from transformer_book.gpt.model import GPT, GPTConfig
 from transformer_book.gpt.training import make_adamw
 from transformer_book.scaling.distributed import (STRATEGIES, DistributedRun, full_state_dict, init_distributed,
-                                                  load_distributed_checkpoint, local_state_bytes,
+                                                  load_distributed_checkpoint,
                                                   optimizer_with_state, save_distributed_checkpoint, shard_indices,
                                                   wrap_model)
+from transformer_book.scaling.accounting import measured_state_bytes
 from transformer_book.scaling.single_device import train_step
 
 DTYPES = {"float32": None, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -130,7 +131,7 @@ def train(config: RunConfig, run: DistributedRun | None = None) -> tuple[dict, d
             raise FloatingPointError(f"the loss became {record['loss'][-1]} at step {step}")
         if config.save_at == step + 1:
             save_distributed_checkpoint(wrapped, optimizer, step + 1, config.checkpoint)
-    record["state_bytes"] = local_state_bytes(wrapped, optimizer)
+    record["state_bytes"] = measured_state_bytes(wrapped, optimizer)
     return record, full_state_dict(wrapped)
 
 
